@@ -1,0 +1,254 @@
+package testbed
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/dnscert/dnscert/internal/dnstest"
+)
+
+// Fixed loopback addresses of the test network. Nameservers of the zones
+// use other addresses of 127.0.0.0/8, given in each ZoneSpec.
+const (
+	PrimaryIP  = "127.0.0.2"  // hidden primary: takes every update, listed in no NS set
+	RootIP     = "127.0.0.10" // serves the parent zone "test." with delegations
+	ResolverIP = "127.0.0.20" // recursive resolver for Pebble and for bootstrap lookups
+)
+
+// TSIG key the primary requires for updates.
+const (
+	TSIGKey       = "dnscert-test."
+	TSIGAlgorithm = "hmac-sha256"
+)
+
+// ZoneSpec describes one zone of the test network.
+type ZoneSpec struct {
+	// Origin is the zone apex, such as "example.test.".
+	Origin string
+	// Nameservers are the loopback IPs of its NS servers, named ns1, ns2, ...
+	// inside the zone (with glue in the parent).
+	Nameservers []string
+	// Delays are how long after an update each nameserver, by IP, serves
+	// it; a negative delay means never. Missing IPs get no delay. A server
+	// shared by several zones takes the delay of the first zone listing it.
+	Delays map[string]time.Duration
+	// Records is zone-file text added to the zone, relative to Origin.
+	Records string
+}
+
+// DNS is a network of authoritative servers for the test zones, below a
+// root server for "test.", with a hidden primary that takes TSIG-signed
+// updates and a recursive resolver.
+type DNS struct {
+	// Port is shared by every server of the network, since NS records
+	// carry no port.
+	Port       int
+	TSIGSecret string
+
+	Primary  *dnstest.Server
+	Root     *dnstest.Server
+	Resolver *dnstest.Resolver
+	// Servers are the nameservers by IP.
+	Servers map[string]*dnstest.Server
+
+	zones []ZoneSpec
+}
+
+// StartDNS starts the servers for zones. Port 0 picks a free port shared by
+// all addresses.
+func StartDNS(zones []ZoneSpec, port int, logger *slog.Logger) (_ *DNS, err error) {
+	ips := []string{PrimaryIP, RootIP, ResolverIP}
+	for _, z := range zones {
+		for _, ip := range z.Nameservers {
+			if !slices.Contains(ips, ip) {
+				ips = append(ips, ip)
+			}
+		}
+	}
+	if port == 0 {
+		if port, err = dnstest.FreePort(ips...); err != nil {
+			return nil, err
+		}
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	d := &DNS{
+		Port:       port,
+		TSIGSecret: base64.StdEncoding.EncodeToString(secret),
+		Servers:    make(map[string]*dnstest.Server),
+		zones:      zones,
+	}
+	defer func() {
+		if err != nil {
+			d.Close()
+		}
+	}()
+	opts := []dnstest.Option{dnstest.WithLogger(logger)}
+	if d.Primary, err = dnstest.NewServer(d.addr(PrimaryIP), opts...); err != nil {
+		return nil, err
+	}
+	if err := d.Primary.RequireTSIG(TSIGKey, TSIGAlgorithm, d.TSIGSecret); err != nil {
+		return nil, err
+	}
+	if d.Root, err = dnstest.NewServer(d.addr(RootIP), opts...); err != nil {
+		return nil, err
+	}
+	if err := d.Root.AddZone("test.", d.rootZone()); err != nil {
+		return nil, fmt.Errorf("root zone: %w", err)
+	}
+	for _, z := range zones {
+		if err := d.startZone(z, opts); err != nil {
+			return nil, fmt.Errorf("zone %s: %w", z.Origin, err)
+		}
+	}
+	d.Resolver, err = dnstest.NewResolver(d.addr(ResolverIP), []string{d.addr(RootIP)}, port, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *DNS) addr(ip string) string {
+	return net.JoinHostPort(ip, strconv.Itoa(d.Port))
+}
+
+// PrimaryAddr is where updates go ("ip:port").
+func (d *DNS) PrimaryAddr() string { return d.addr(PrimaryIP) }
+
+// ResolverAddr is the recursive resolver ("ip:port").
+func (d *DNS) ResolverAddr() string { return d.addr(ResolverIP) }
+
+func (d *DNS) startZone(z ZoneSpec, opts []dnstest.Option) error {
+	text := d.zoneText(z)
+	if err := d.Primary.AddZone(z.Origin, text); err != nil {
+		return err
+	}
+	for _, ip := range z.Nameservers {
+		srv, ok := d.Servers[ip]
+		if !ok {
+			var err error
+			if srv, err = dnstest.NewServer(d.addr(ip), opts...); err != nil {
+				return err
+			}
+			d.Servers[ip] = srv
+			delay := z.Delays[ip]
+			if err := d.Primary.AddSecondary(srv, delay); err != nil {
+				return err
+			}
+		}
+		if err := srv.AddZone(z.Origin, text); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zoneText builds the zone: SOA naming the hidden primary, NS records, glue
+// for its own nameservers, delegations to child zones of the network, and
+// the extra records.
+func (d *DNS) zoneText(z ZoneSpec) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "$ORIGIN %s\n$TTL 300\n", z.Origin)
+	fmt.Fprintf(&b, "@ IN SOA primary.test. hostmaster.%s 1 60 60 600 60\n", z.Origin)
+	for i, ip := range z.Nameservers {
+		fmt.Fprintf(&b, "@ IN NS ns%d.%s\n", i+1, z.Origin)
+		fmt.Fprintf(&b, "ns%d.%s IN A %s\n", i+1, z.Origin, ip)
+	}
+	b.WriteString(d.delegations(z.Origin))
+	b.WriteString(z.Records)
+	b.WriteString("\n")
+	return b.String()
+}
+
+// rootZone is the zone "test." with a delegation for each top zone.
+func (d *DNS) rootZone() string {
+	var b strings.Builder
+	b.WriteString("$ORIGIN test.\n$TTL 300\n")
+	b.WriteString("@ IN SOA ns.test. hostmaster.test. 1 60 60 600 60\n")
+	b.WriteString("@ IN NS ns.test.\n")
+	fmt.Fprintf(&b, "ns IN A %s\n", RootIP)
+	fmt.Fprintf(&b, "primary IN A %s\n", PrimaryIP)
+	b.WriteString(d.delegations("test."))
+	return b.String()
+}
+
+// delegations returns NS and glue records in parent for every zone whose
+// closest enclosing zone of the network is parent.
+func (d *DNS) delegations(parent string) string {
+	var b strings.Builder
+	for _, z := range d.zones {
+		if d.parentOf(z.Origin) != dns.Fqdn(parent) {
+			continue
+		}
+		for i, ip := range z.Nameservers {
+			fmt.Fprintf(&b, "%s IN NS ns%d.%s\n", z.Origin, i+1, z.Origin)
+			fmt.Fprintf(&b, "ns%d.%s IN A %s\n", i+1, z.Origin, ip)
+		}
+	}
+	return b.String()
+}
+
+// parentOf returns the longest other zone of the network (or "test.") that
+// contains origin.
+func (d *DNS) parentOf(origin string) string {
+	best := "test."
+	for _, z := range d.zones {
+		if z.Origin != origin && dns.IsSubDomain(z.Origin, origin) && dns.CountLabel(z.Origin) > dns.CountLabel(best) {
+			best = z.Origin
+		}
+	}
+	return best
+}
+
+// Nameserver returns the server at ip.
+func (d *DNS) Nameserver(ip string) *dnstest.Server { return d.Servers[ip] }
+
+// TXT returns the TXT values at name held by the primary and by each
+// nameserver, by IP. Tests use it to check that nothing is left behind.
+func (d *DNS) TXT(name string) map[string][]string {
+	out := make(map[string][]string)
+	servers := map[string]*dnstest.Server{PrimaryIP: d.Primary}
+	for ip, s := range d.Servers {
+		servers[ip] = s
+	}
+	for ip, s := range servers {
+		for _, rr := range s.Lookup(dns.Fqdn(name), dns.TypeTXT) {
+			if txt, ok := rr.(*dns.TXT); ok {
+				out[ip] = append(out[ip], strings.Join(txt.Txt, ""))
+			}
+		}
+		sort.Strings(out[ip])
+	}
+	return out
+}
+
+// Close stops every server.
+func (d *DNS) Close() error {
+	var errs []error
+	if d.Resolver != nil {
+		errs = append(errs, d.Resolver.Close())
+	}
+	for _, s := range d.Servers {
+		errs = append(errs, s.Close())
+	}
+	if d.Root != nil {
+		errs = append(errs, d.Root.Close())
+	}
+	if d.Primary != nil {
+		errs = append(errs, d.Primary.Close())
+	}
+	return errors.Join(errs...)
+}
