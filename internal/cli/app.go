@@ -1,0 +1,138 @@
+// Package cli is the dnscert command line: commands, flags bound to
+// DNSCERT_* environment variables, logging, output and exit codes. Both the
+// dnscert binary and the local sandbox run it, so they share one code path.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// Version is set at build time with -ldflags "-X ...cli.Version=...".
+var Version = "dev"
+
+// envPrefix starts every environment variable that mirrors a flag.
+const envPrefix = "DNSCERT_"
+
+// envName derives the variable of a flag: --propagation-timeout reads
+// DNSCERT_PROPAGATION_TIMEOUT.
+func envName(flag string) []string {
+	return []string{envPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))}
+}
+
+// Streams are where a command writes: the result to Stdout, logs and
+// messages to Stderr.
+type Streams struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Run runs the command line in args (args[0] is the program name) and
+// returns the process exit code.
+func Run(ctx context.Context, args []string, streams Streams) int {
+	app := newApp(streams)
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitCode(err)
+	if !errors.Is(err, errReported) {
+		fmt.Fprintf(streams.Stderr, "dnscert: %v\n", err)
+	}
+	return code
+}
+
+// errReported marks an error already written out by the command itself.
+var errReported = errors.New("reported")
+
+func init() {
+	// urfave/cli gives --version the alias -v, which dnscert uses for
+	// --verbose as lego and certbot do.
+	cli.VersionFlag = &cli.BoolFlag{Name: "version", Usage: "print the version"}
+}
+
+func newApp(streams Streams) *cli.App {
+	app := &cli.App{
+		Name:                 "dnscert",
+		Usage:                "obtain and renew TLS certificates through the ACME dns-01 challenge",
+		Version:              Version,
+		Reader:               streams.Stdin,
+		Writer:               streams.Stdout,
+		ErrWriter:            streams.Stderr,
+		EnableBashCompletion: false,
+		// Exit codes are chosen by Run, never by the library calling os.Exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags: []cli.Flag{
+			&cli.StringFlag{
+				Name:    flagPath,
+				Usage:   "storage directory for accounts, certificates and journals",
+				EnvVars: envName(flagPath),
+				Value:   defaultStoragePath(),
+			},
+			&cli.StringFlag{
+				Name:    flagLogFormat,
+				Usage:   "log format on stderr: text or json",
+				EnvVars: envName(flagLogFormat),
+				Value:   "text",
+			},
+			&cli.BoolFlag{
+				Name:    flagVerbose,
+				Aliases: []string{"v"},
+				Usage:   "log every DNS query and provider call (debug level)",
+				EnvVars: envName(flagVerbose),
+			},
+		},
+		Commands: []*cli.Command{
+			issueCommand(streams),
+			providersCommand(streams),
+			cleanupCommand(streams),
+		},
+	}
+	return app
+}
+
+const (
+	flagPath      = "path"
+	flagLogFormat = "log-format"
+	flagVerbose   = "verbose"
+)
+
+// newLogger builds the logger every command uses, writing to stderr.
+func newLogger(cctx *cli.Context, w io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	if cctx.Bool(flagVerbose) {
+		level = slog.LevelDebug
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch format := cctx.String(flagLogFormat); format {
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, usageErrorf("invalid --log-format %q: use text or json", format)
+	}
+}
+
+// defaultStoragePath follows the usual places: /var/lib/dnscert for root,
+// otherwise the user's data directory.
+func defaultStoragePath() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/dnscert"
+	}
+	if dir := os.Getenv("XDG_DATA_HOME"); dir != "" {
+		return dir + "/dnscert"
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return home + "/.local/share/dnscert"
+	}
+	return ".dnscert"
+}

@@ -1,0 +1,83 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/mholt/acmez/v3/acme"
+
+	"github.com/dnscert/dnscert/dns01"
+	"github.com/dnscert/dnscert/issuer"
+	"github.com/dnscert/dnscert/propagation"
+)
+
+// Exit codes. Scripts can tell these apart without parsing messages; the
+// README lists them too.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // anything not covered below, such as storage errors
+	ExitUsage       = 2 // invalid flags, names or settings; nothing was sent anywhere
+	ExitProvider    = 3 // the DNS provider rejected or failed a change
+	ExitPropagation = 4 // nameservers did not serve the records in time, or are lame
+	ExitCA          = 5 // the CA refused the order, a validation or the finalization
+	ExitHook        = 6 // a deploy hook failed; the new certificate is stored
+	ExitLocked      = 7 // another run holds the lock on the same certificate
+	ExitInterrupted = 130
+)
+
+// usageError marks invalid input found before any request was made.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// ExitCode maps an error from a command to its exit code.
+func ExitCode(err error) int {
+	var (
+		usage    *usageError
+		provider *dns01.ProviderError
+		timeout  *propagation.TimeoutError
+		lame     *propagation.LameError
+		plan     *issuer.PlanError
+		valid    *issuer.ValidationError
+		caErr    *issuer.CAError
+		problem  acme.Problem
+		locked   *lockedError
+		hook     *hookError
+	)
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &usage):
+		return ExitUsage
+	case errors.As(err, &locked):
+		return ExitLocked
+	case errors.As(err, &hook):
+		return ExitHook
+	case errors.As(err, &provider):
+		return ExitProvider
+	case errors.As(err, &timeout), errors.As(err, &lame), errors.As(err, &plan):
+		return ExitPropagation
+	case errors.As(err, &valid), errors.As(err, &caErr), errors.As(err, &problem):
+		return ExitCA
+	}
+	return ExitFailure
+}
+
+// lockedError reports that another process holds the certificate's lock.
+type lockedError struct{ err error }
+
+func (e *lockedError) Error() string { return e.err.Error() }
+func (e *lockedError) Unwrap() error { return e.err }
+
+// hookError reports a failed deploy hook.
+type hookError struct{ err error }
+
+func (e *hookError) Error() string { return e.err.Error() }
+func (e *hookError) Unwrap() error { return e.err }
