@@ -70,26 +70,7 @@ func newApp(streams Streams) *cli.App {
 		EnableBashCompletion: false,
 		// Exit codes are chosen by Run, never by the library calling os.Exit.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags: []cli.Flag{
-			&cli.StringFlag{
-				Name:    flagPath,
-				Usage:   "storage directory for accounts, certificates and journals",
-				EnvVars: envName(flagPath),
-				Value:   defaultStoragePath(),
-			},
-			&cli.StringFlag{
-				Name:    flagLogFormat,
-				Usage:   "log format on stderr: text or json",
-				EnvVars: envName(flagLogFormat),
-				Value:   "text",
-			},
-			&cli.BoolFlag{
-				Name:    flagVerbose,
-				Aliases: []string{"v"},
-				Usage:   "log every DNS query and provider call (debug level)",
-				EnvVars: envName(flagVerbose),
-			},
-		},
+		Flags: commonFlags(),
 		Commands: []*cli.Command{
 			issueCommand(streams),
 			providersCommand(streams),
@@ -97,6 +78,56 @@ func newApp(streams Streams) *cli.App {
 		},
 	}
 	return app
+}
+
+// commonFlags are accepted both before and after the command name, so
+// "dnscert --path DIR issue" and "dnscert issue --path DIR" both work.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{
+			Name:    flagPath,
+			Usage:   "storage directory for accounts, certificates and journals",
+			EnvVars: envName(flagPath),
+			Value:   defaultStoragePath(),
+		},
+		&cli.StringFlag{
+			Name:    flagLogFormat,
+			Usage:   "log format on stderr: text or json",
+			EnvVars: envName(flagLogFormat),
+			Value:   "text",
+		},
+		&cli.BoolFlag{
+			Name:    flagVerbose,
+			Aliases: []string{"v"},
+			Usage:   "log every DNS query and provider call (debug level)",
+			EnvVars: envName(flagVerbose),
+		},
+	}
+}
+
+// withCommonFlags appends the common flags to a command's own.
+func withCommonFlags(flags []cli.Flag) []cli.Flag {
+	return append(flags, commonFlags()...)
+}
+
+// commonString returns a common flag's value from the command line level
+// where it was set, the command's own level first.
+func commonString(cctx *cli.Context, name string) string {
+	for _, c := range cctx.Lineage() {
+		if c.Command != nil && c.IsSet(name) {
+			return c.String(name)
+		}
+	}
+	return cctx.String(name)
+}
+
+func commonBool(cctx *cli.Context, name string) bool {
+	for _, c := range cctx.Lineage() {
+		if c.Command != nil && c.IsSet(name) {
+			return c.Bool(name)
+		}
+	}
+	return cctx.Bool(name)
 }
 
 const (
@@ -108,11 +139,11 @@ const (
 // newLogger builds the logger every command uses, writing to stderr.
 func newLogger(cctx *cli.Context, w io.Writer) (*slog.Logger, error) {
 	level := slog.LevelInfo
-	if cctx.Bool(flagVerbose) {
+	if commonBool(cctx, flagVerbose) {
 		level = slog.LevelDebug
 	}
 	opts := &slog.HandlerOptions{Level: level}
-	switch format := cctx.String(flagLogFormat); format {
+	switch format := commonString(cctx, flagLogFormat); format {
 	case "text", "":
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":

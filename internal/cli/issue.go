@@ -140,7 +140,7 @@ func issueCommand(streams Streams) *cli.Command {
 		Description: "Publishes every _acme-challenge TXT record through the provider (one call per zone),\n" +
 			"waits until every authoritative nameserver serves them, completes the ACME order and\n" +
 			"removes exactly the records it added, also on failure or Ctrl-C.",
-		Flags: issueFlags(),
+		Flags: withCommonFlags(issueFlags()),
 		Action: func(cctx *cli.Context) error {
 			return runIssue(cctx, streams)
 		},
@@ -176,7 +176,7 @@ func parseIssueOptions(cctx *cli.Context) (*issueOptions, error) {
 		profile:     cctx.String(flagProfile),
 		json:        cctx.Bool(flagJSON),
 		dnsPort:     cctx.Int(flagDNSPort),
-		storagePath: cctx.String(flagPath),
+		storagePath: commonString(cctx, flagPath),
 	}
 
 	var raw []string

@@ -58,6 +58,7 @@ func cleanupCommand(streams Streams) *cli.Command {
 	return &cli.Command{
 		Name:  "cleanup",
 		Usage: "remove challenge records that an interrupted or killed run left behind",
+		Flags: commonFlags(),
 		Description: "Reads the journals in the storage directory of runs that are no longer alive and deletes\n" +
 			"exactly the TXT values they list, through the providers named in them. The providers'\n" +
 			"environment variables must be set as for issue.",
@@ -66,7 +67,7 @@ func cleanupCommand(streams Streams) *cli.Command {
 			if err != nil {
 				return err
 			}
-			store, err := storage.Open(cctx.String(flagPath))
+			store, err := storage.Open(commonString(cctx, flagPath))
 			if err != nil {
 				return &usageError{msg: fmt.Sprintf("storage directory: %v", err)}
 			}

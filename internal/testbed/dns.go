@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"sort"
 	"strconv"
@@ -62,13 +63,22 @@ type DNS struct {
 	// Servers are the nameservers by IP.
 	Servers map[string]*dnstest.Server
 
-	zones []ZoneSpec
+	zones  []ZoneSpec
+	subnet byte
 }
 
 // StartDNS starts the servers for zones. Port 0 picks a free port shared by
 // all addresses.
-func StartDNS(zones []ZoneSpec, port int, logger *slog.Logger) (_ *DNS, err error) {
-	ips := []string{PrimaryIP, RootIP, ResolverIP}
+func StartDNS(zones []ZoneSpec, port int, logger *slog.Logger) (*DNS, error) {
+	return StartDNSIn(0, zones, port, logger)
+}
+
+// StartDNSIn is StartDNS in the loopback block 127.0.subnet.0/24: every
+// address, those in zones included, has its third octet replaced by subnet.
+// Networks in different blocks can share a port, such as 53, in one host.
+func StartDNSIn(subnet byte, zones []ZoneSpec, port int, logger *slog.Logger) (_ *DNS, err error) {
+	zones = inSubnet(subnet, zones)
+	ips := []string{inBlock(subnet, PrimaryIP), inBlock(subnet, RootIP), inBlock(subnet, ResolverIP)}
 	for _, z := range zones {
 		for _, ip := range z.Nameservers {
 			if !slices.Contains(ips, ip) {
@@ -90,6 +100,7 @@ func StartDNS(zones []ZoneSpec, port int, logger *slog.Logger) (_ *DNS, err erro
 		TSIGSecret: base64.StdEncoding.EncodeToString(secret),
 		Servers:    make(map[string]*dnstest.Server),
 		zones:      zones,
+		subnet:     subnet,
 	}
 	defer func() {
 		if err != nil {
@@ -121,8 +132,40 @@ func StartDNS(zones []ZoneSpec, port int, logger *slog.Logger) (_ *DNS, err erro
 	return d, nil
 }
 
+// addr returns "ip:port" for ip moved into the network's block.
 func (d *DNS) addr(ip string) string {
-	return net.JoinHostPort(ip, strconv.Itoa(d.Port))
+	return net.JoinHostPort(inBlock(d.subnet, ip), strconv.Itoa(d.Port))
+}
+
+// inBlock moves a 127.0.0.x address into 127.0.subnet.x.
+func inBlock(subnet byte, ip string) string {
+	if subnet == 0 {
+		return ip
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is4() {
+		return ip
+	}
+	b := a.As4()
+	b[2] = subnet
+	return netip.AddrFrom4(b).String()
+}
+
+func inSubnet(subnet byte, zones []ZoneSpec) []ZoneSpec {
+	out := make([]ZoneSpec, len(zones))
+	for i, z := range zones {
+		z.Nameservers = slices.Clone(z.Nameservers)
+		for j, ip := range z.Nameservers {
+			z.Nameservers[j] = inBlock(subnet, ip)
+		}
+		delays := make(map[string]time.Duration, len(z.Delays))
+		for ip, d := range z.Delays {
+			delays[inBlock(subnet, ip)] = d
+		}
+		z.Delays = delays
+		out[i] = z
+	}
+	return out
 }
 
 // PrimaryAddr is where updates go ("ip:port").
@@ -179,8 +222,8 @@ func (d *DNS) rootZone() string {
 	b.WriteString("$ORIGIN test.\n$TTL 300\n")
 	b.WriteString("@ IN SOA ns.test. hostmaster.test. 1 60 60 600 60\n")
 	b.WriteString("@ IN NS ns.test.\n")
-	fmt.Fprintf(&b, "ns IN A %s\n", RootIP)
-	fmt.Fprintf(&b, "primary IN A %s\n", PrimaryIP)
+	fmt.Fprintf(&b, "ns IN A %s\n", inBlock(d.subnet, RootIP))
+	fmt.Fprintf(&b, "primary IN A %s\n", inBlock(d.subnet, PrimaryIP))
 	b.WriteString(d.delegations("test."))
 	return b.String()
 }
@@ -213,14 +256,14 @@ func (d *DNS) parentOf(origin string) string {
 	return best
 }
 
-// Nameserver returns the server at ip.
-func (d *DNS) Nameserver(ip string) *dnstest.Server { return d.Servers[ip] }
+// Nameserver returns the server at ip, given in the 127.0.0.x form.
+func (d *DNS) Nameserver(ip string) *dnstest.Server { return d.Servers[inBlock(d.subnet, ip)] }
 
 // TXT returns the TXT values at name held by the primary and by each
 // nameserver, by IP. Tests use it to check that nothing is left behind.
 func (d *DNS) TXT(name string) map[string][]string {
 	out := make(map[string][]string)
-	servers := map[string]*dnstest.Server{PrimaryIP: d.Primary}
+	servers := map[string]*dnstest.Server{inBlock(d.subnet, PrimaryIP): d.Primary}
 	for ip, s := range d.Servers {
 		servers[ip] = s
 	}

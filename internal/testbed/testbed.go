@@ -16,7 +16,9 @@ type Options struct {
 	Zones  []ZoneSpec
 	Pebble PebbleOptions
 	// Port of the DNS network; zero picks a free one.
-	Port   int
+	Port int
+	// Subnet moves every address into 127.0.Subnet.0/24 (see StartDNSIn).
+	Subnet byte
 	Logger *slog.Logger
 }
 
@@ -33,7 +35,7 @@ func Start(dir string, opts Options) (*Bed, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	d, err := StartDNS(opts.Zones, opts.Port, logger)
+	d, err := StartDNSIn(opts.Subnet, opts.Zones, opts.Port, logger)
 	if err != nil {
 		return nil, fmt.Errorf("starting DNS servers: %w", err)
 	}
