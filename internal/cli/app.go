@@ -70,7 +70,7 @@ func newApp(streams Streams) *cli.App {
 		EnableBashCompletion: false,
 		// Exit codes are chosen by Run, never by the library calling os.Exit.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags: commonFlags(),
+		Flags:          commonFlags(),
 		Commands: []*cli.Command{
 			issueCommand(streams),
 			providersCommand(streams),
