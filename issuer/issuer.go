@@ -50,7 +50,8 @@ type Issuer struct {
 // dns01.NormalizeNames).
 type Request struct {
 	Names          []string
-	Key            crypto.Signer // key of the new certificate
+	Key            crypto.Signer // key of the new certificate; nil when CSR is set
+	CSR            []byte        // DER certificate request to send instead of one made from Key
 	Profile        string        // ACME profile, empty for the CA's default
 	Replaces       string        // ARI certificate ID of the predecessor (RFC 9773 section 5)
 	PreferredChain string        // common name of the preferred root or intermediate
@@ -122,10 +123,12 @@ func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (re
 	}
 
 	stop = timings.Start(StepFinalize)
-	csr, err := makeCSR(req.Key, req.Names)
-	if err != nil {
-		stop()
-		return nil, err
+	csr := req.CSR
+	if csr == nil {
+		if csr, err = makeCSR(req.Key, req.Names); err != nil {
+			stop()
+			return nil, err
+		}
 	}
 	order, err = is.Client.FinalizeOrder(ctx, is.Account, order, csr)
 	if err != nil {

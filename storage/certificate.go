@@ -26,6 +26,7 @@ const (
 	fullChainFile = "fullchain.pem"
 	keyFile       = "privkey.pem"
 	metadataFile  = "metadata.json"
+	combinedFile  = "combined.pem"
 )
 
 // Metadata describes a stored certificate. SaveCertificate sets Name,
@@ -54,6 +55,16 @@ type Metadata struct {
 	// Profile is the ACME certificate profile the order requested, if any.
 	Profile string `json:"profile,omitempty"`
 
+	// Settings that renewals reuse unless told otherwise: the DNS provider,
+	// the --zone override, the preferred chain and the account e-mail.
+	Provider string `json:"provider,omitempty"`
+	// ProviderOverrides maps certificate names to the provider that
+	// publishes their records instead of Provider.
+	ProviderOverrides map[string]string `json:"provider_overrides,omitempty"`
+	Zone              string            `json:"zone,omitempty"`
+	PreferredChain    string            `json:"preferred_chain,omitempty"`
+	AccountEmail      string            `json:"account_email,omitempty"`
+
 	// ARICertID is the certificate identifier for ACME Renewal Information
 	// (RFC 9773, section 4.1). SaveCertificate computes it from the leaf
 	// if it is empty and the leaf has an authority key identifier.
@@ -70,6 +81,19 @@ type Metadata struct {
 	Replaced bool `json:"replaced,omitempty"`
 	// Revoked marks a certificate that has been revoked.
 	Revoked bool `json:"revoked,omitempty"`
+	// RevocationReason is the RFC 5280 reason code sent with the revocation.
+	RevocationReason int `json:"revocation_reason,omitempty"`
+
+	// Combined asks for combined.pem too: the private key followed by the
+	// full chain in one file, as HAProxy reads it.
+	Combined bool `json:"combined,omitempty"`
+
+	// ExternalKey marks a certificate ordered with a CSR whose private key
+	// the user keeps: its directory holds no privkey.pem.
+	ExternalKey bool `json:"external_key,omitempty"`
+	// CSR is the DER certificate request of such a certificate, which
+	// renewals send again.
+	CSR []byte `json:"csr,omitempty"`
 }
 
 // RenewalWindow is the suggestedWindow of an ACME Renewal Information
@@ -79,6 +103,10 @@ type RenewalWindow struct {
 	End   time.Time `json:"end"`
 	// ExplanationURL is the CA's page explaining the window, if it sent one.
 	ExplanationURL string `json:"explanation_url,omitempty"`
+	// SelectedTime is the random instant inside the window chosen for the
+	// renewal (RFC 9773 section 4.2); it is kept while the window stays the
+	// same, so daily checks do not draw a new instant each time.
+	SelectedTime time.Time `json:"selected_time,omitzero"`
 }
 
 // Certificate is a certificate with its private key, as PEM.
@@ -102,6 +130,8 @@ type Paths struct {
 	FullChain  string
 	PrivateKey string
 	Metadata   string
+	// Combined is written only for certificates saved with Meta.Combined.
+	Combined string
 }
 
 // CertificatePaths returns the paths of the files of the certificate name.
@@ -116,6 +146,7 @@ func (s *Store) CertificatePaths(name string) Paths {
 		FullChain:  filepath.Join(dir, fullChainFile),
 		PrivateKey: filepath.Join(dir, keyFile),
 		Metadata:   filepath.Join(dir, metadataFile),
+		Combined:   filepath.Join(dir, combinedFile),
 	}
 }
 
@@ -189,15 +220,18 @@ func renderCertificate(name string, c Certificate) ([]certificateFile, error) {
 			return nil, fmt.Errorf("save certificate %q: the first chain certificate (%s) did not sign the leaf: %w; pass the issuer certificates in order", name, chain[0].Subject, err)
 		}
 	}
-	key, err := DecodeKeyPEM(c.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("save certificate %q: invalid private key: %w", name, err)
-	}
-	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
-		return nil, fmt.Errorf("save certificate %q: %w the leaf certificate; pass the key the certificate was requested with", name, ErrKeyMismatch)
+	var key crypto.Signer
+	if !c.Meta.ExternalKey {
+		key, err = DecodeKeyPEM(c.KeyPEM)
+		if err != nil {
+			return nil, fmt.Errorf("save certificate %q: invalid private key: %w", name, err)
+		}
+		if !publicKeysEqual(leaf.PublicKey, key.Public()) {
+			return nil, fmt.Errorf("save certificate %q: %w the leaf certificate; pass the key the certificate was requested with", name, ErrKeyMismatch)
+		}
 	}
 
-	meta, err := completeMetadata(name, c.Meta, leaf, key)
+	meta, err := completeMetadata(name, c.Meta, leaf)
 	if err != nil {
 		return nil, fmt.Errorf("save certificate %q: %w", name, err)
 	}
@@ -209,24 +243,31 @@ func renderCertificate(name string, c Certificate) ([]certificateFile, error) {
 
 	// The PEM files are encoded again from the parsed DER, so that text
 	// around or between the blocks in the input does not end up in them.
-	keyPEM, err := EncodeKeyPEM(key)
-	if err != nil {
-		return nil, fmt.Errorf("save certificate %q: %w", name, err)
-	}
 	leafPEM := encodeCertificates(leaf)
 	chainPEM := encodeCertificates(chain...)
 	fullChainPEM := append(bytes.Clone(leafPEM), chainPEM...)
 
-	return []certificateFile{
+	files := []certificateFile{
 		{certFile, leafPEM, publicPerm},
 		{chainFile, chainPEM, publicPerm},
 		{fullChainFile, fullChainPEM, publicPerm},
-		{keyFile, keyPEM, privatePerm},
 		{metadataFile, metaJSON, publicPerm},
-	}, nil
+	}
+	if key != nil {
+		keyPEM, err := EncodeKeyPEM(key)
+		if err != nil {
+			return nil, fmt.Errorf("save certificate %q: %w", name, err)
+		}
+		files = append(files, certificateFile{keyFile, keyPEM, privatePerm})
+		if meta.Combined {
+			combined := append(bytes.Clone(keyPEM), fullChainPEM...)
+			files = append(files, certificateFile{combinedFile, combined, privatePerm})
+		}
+	}
+	return files, nil
 }
 
-func completeMetadata(name string, meta Metadata, leaf *x509.Certificate, key crypto.Signer) (Metadata, error) {
+func completeMetadata(name string, meta Metadata, leaf *x509.Certificate) (Metadata, error) {
 	meta.Name = name
 	meta.NotBefore = leaf.NotBefore.UTC()
 	meta.NotAfter = leaf.NotAfter.UTC()
@@ -243,7 +284,7 @@ func completeMetadata(name string, meta Metadata, leaf *x509.Certificate, key cr
 		meta.ARICertID = id
 	}
 
-	keyType, err := KeyTypeOf(key.Public())
+	keyType, err := KeyTypeOf(leaf.PublicKey)
 	switch {
 	case err != nil:
 		// Keys such as Ed25519 have no key type name, so the caller's

@@ -92,6 +92,9 @@ func readCertificateDir(dir string) (Certificate, error) {
 	files := make(map[string][]byte)
 	for _, name := range []string{metadataFile, certFile, chainFile, keyFile} {
 		data, err := root.ReadFile(name)
+		if name == keyFile && errors.Is(err, fs.ErrNotExist) && externalKey(files[metadataFile]) {
+			continue
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			// A concurrent save removes the files of the directory that
 			// is open here after it has moved a new one into place.
@@ -118,19 +121,30 @@ func readCertificateDir(dir string) (Certificate, error) {
 	if _, err := parseChain(files[chainFile]); err != nil {
 		return Certificate{}, invalidCertificateFile(filepath.Join(dir, chainFile), err)
 	}
-	keyPath := filepath.Join(dir, keyFile)
-	key, err := DecodeKeyPEM(files[keyFile])
-	if err != nil {
-		return Certificate{}, invalidCertificateFile(keyPath, err)
-	}
-	if !publicKeysEqual(leaf.PublicKey, key.Public()) {
-		return Certificate{}, invalidCertificateFile(keyPath, fmt.Errorf("%w the certificate in %s", ErrKeyMismatch, certFile))
+	if !c.Meta.ExternalKey {
+		keyPath := filepath.Join(dir, keyFile)
+		key, err := DecodeKeyPEM(files[keyFile])
+		if err != nil {
+			return Certificate{}, invalidCertificateFile(keyPath, err)
+		}
+		if !publicKeysEqual(leaf.PublicKey, key.Public()) {
+			return Certificate{}, invalidCertificateFile(keyPath, fmt.Errorf("%w the certificate in %s", ErrKeyMismatch, certFile))
+		}
 	}
 
 	c.LeafPEM = files[certFile]
 	c.ChainPEM = files[chainFile]
 	c.KeyPEM = files[keyFile]
 	return c, nil
+}
+
+// externalKey reports whether metadata marks a certificate without a
+// stored private key.
+func externalKey(metadata []byte) bool {
+	var m struct {
+		ExternalKey bool `json:"external_key"`
+	}
+	return json.Unmarshal(metadata, &m) == nil && m.ExternalKey
 }
 
 // isCurrentDir reports whether root is still the directory at path, which is

@@ -127,6 +127,7 @@ func TestCertificatePaths(t *testing.T) {
 		FullChain:  filepath.Join(dir, "fullchain.pem"),
 		PrivateKey: filepath.Join(dir, "privkey.pem"),
 		Metadata:   filepath.Join(dir, "metadata.json"),
+		Combined:   filepath.Join(dir, "combined.pem"),
 	}
 	if paths != want {
 		t.Errorf("CertificatePaths = %+v, want %+v", paths, want)
@@ -736,5 +737,58 @@ func assertNoLeftovers(t *testing.T, store *Store) {
 		if strings.HasPrefix(entry.Name(), ".") {
 			t.Errorf("temporary entry %s left in the certificates directory", entry.Name())
 		}
+	}
+}
+
+func TestSaveCertificateCombined(t *testing.T) {
+	store := newTestStore(t)
+	c := newTestCA(t).issue(t, KeyTypeEC256, "combined.example.test")
+	c.Meta.Combined = true
+	if err := store.SaveCertificate("combined.example.test", c); err != nil {
+		t.Fatal(err)
+	}
+	paths := store.CertificatePaths("combined.example.test")
+	data, err := os.ReadFile(paths.Combined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := os.ReadFile(paths.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := os.ReadFile(paths.FullChain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != string(key)+string(full) {
+		t.Error("combined.pem is not the private key followed by the full chain")
+	}
+	info, err := os.Stat(paths.Combined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("combined.pem mode = %v, want 0600 because it holds the key", info.Mode().Perm())
+	}
+}
+
+func TestSaveCertificateExternalKey(t *testing.T) {
+	store := newTestStore(t)
+	c := newTestCA(t).issue(t, KeyTypeEC256, "csr.example.test")
+	c.KeyPEM = nil
+	c.Meta.ExternalKey = true
+	if err := store.SaveCertificate("csr.example.test", c); err != nil {
+		t.Fatal(err)
+	}
+	paths := store.CertificatePaths("csr.example.test")
+	if _, err := os.Stat(paths.PrivateKey); !os.IsNotExist(err) {
+		t.Errorf("privkey.pem exists for a certificate whose key the user keeps (err %v)", err)
+	}
+	loaded, err := store.LoadCertificate("csr.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !loaded.Meta.ExternalKey || loaded.Meta.KeyType != KeyTypeEC256 {
+		t.Errorf("loaded metadata = %+v, want external key of type ec256", loaded.Meta)
 	}
 }

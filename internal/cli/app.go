@@ -73,6 +73,7 @@ func newApp(streams Streams) *cli.App {
 		Flags:          commonFlags(),
 		Commands: []*cli.Command{
 			issueCommand(streams),
+			renewCommand(streams),
 			providersCommand(streams),
 			cleanupCommand(streams),
 		},

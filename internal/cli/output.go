@@ -11,10 +11,11 @@ import (
 	"github.com/dnscert/dnscert/storage"
 )
 
-// issueResult is the --json output of issue: one object on stdout, on
-// success and on failure alike.
-type issueResult struct {
+// certResult is the outcome for one certificate, as printed by --json.
+type certResult struct {
 	OK            bool                   `json:"ok"`
+	Status        string                 `json:"status"` // issued, renewed, not_due, failed
+	Reason        string                 `json:"reason,omitempty"`
 	Certificate   string                 `json:"certificate"`
 	Names         []string               `json:"names"`
 	Files         *storage.Paths         `json:"files,omitempty"`
@@ -25,63 +26,103 @@ type issueResult struct {
 	Profile       string                 `json:"profile,omitempty"`
 	RenewalWindow *storage.RenewalWindow `json:"renewal_window,omitempty"`
 	CertURL       string                 `json:"certificate_url,omitempty"`
+	Replaces      string                 `json:"replaces,omitempty"`
 	Steps         []issuer.StepTime      `json:"steps"`
 	TotalSeconds  float64                `json:"total_seconds"`
 	DNSQueries    int64                  `json:"dns_queries"`
 	ProviderCalls int                    `json:"provider_calls"`
 	Error         string                 `json:"error,omitempty"`
 	ExitCode      int                    `json:"exit_code"`
+
+	timings *issuer.Timings
 }
 
-func (r *issueRun) baseResult() issueResult {
-	return issueResult{
-		Certificate:  r.opts.certName,
-		Names:        r.opts.names,
-		Steps:        r.timings.Steps(),
-		TotalSeconds: r.timings.Total().Seconds(),
+func newCertResult(req certRequest, timings *issuer.Timings, stats obtainStats) *certResult {
+	return &certResult{
+		Status:        "issued",
+		Certificate:   req.certName,
+		Names:         req.names,
+		Replaces:      req.replaces,
+		DNSQueries:    stats.dnsQueries,
+		ProviderCalls: stats.providerCalls,
+		timings:       timings,
 	}
 }
 
-// fail reports a failed run: the JSON object when --json is set (the error
-// still goes to stderr through Run), and the step times in the log.
-func (r *issueRun) fail(err error) error {
-	if r.opts.json {
-		res := r.baseResult()
-		res.Error = err.Error()
-		res.ExitCode = ExitCode(err)
-		writeJSON(r.streams.Stdout, res)
+func (r *certResult) finish() {
+	if r.timings != nil {
+		r.Steps = r.timings.Steps()
+		r.TotalSeconds = r.timings.Total().Seconds()
 	}
-	r.logger.Error("issuance failed", "error", err, "steps", formatSteps(r.timings.Steps()))
+	if r.Steps == nil {
+		r.Steps = []issuer.StepTime{}
+	}
+}
+
+func (r *certResult) fail(err error) {
+	r.OK = false
+	r.Status = "failed"
+	r.Error = err.Error()
+	r.ExitCode = ExitCode(err)
+	r.finish()
+}
+
+func (r *certResult) succeed(store *storage.Store, meta storage.Metadata, res *issuer.Result) {
+	paths := store.CertificatePaths(meta.Name)
+	if !meta.Combined {
+		paths.Combined = ""
+	}
+	if meta.ExternalKey {
+		paths.PrivateKey = ""
+	}
+	r.OK = true
+	r.Files = &paths
+	r.NotBefore, r.NotAfter = &meta.NotBefore, &meta.NotAfter
+	r.Serial = meta.Serial
+	r.Issuer = meta.IssuerCN
+	r.Profile = meta.Profile
+	r.RenewalWindow = meta.RenewalWindow
+	r.Names = meta.Names
+	if res != nil {
+		r.CertURL = res.CertURL
+	}
+	r.finish()
+}
+
+// printResult writes one certificate's result: JSON on stdout with --json,
+// otherwise a short summary for people. It returns err, marked as reported
+// when the JSON already carries it.
+func printResult(streams Streams, asJSON bool, r *certResult, err error) error {
+	if asJSON {
+		writeJSON(streams.Stdout, r)
+		return err
+	}
+	if r.OK {
+		writeSummary(streams.Stdout, r)
+	}
 	return err
 }
 
-func (r *issueRun) succeed(meta storage.Metadata, res *issuer.Result, queries int64, calls int) error {
-	paths := r.store.CertificatePaths(r.opts.certName)
-	out := r.baseResult()
-	out.OK = true
-	out.Files = &paths
-	out.NotBefore, out.NotAfter = &meta.NotBefore, &meta.NotAfter
-	out.Serial = meta.Serial
-	out.Issuer = meta.IssuerCN
-	out.Profile = meta.Profile
-	out.RenewalWindow = meta.RenewalWindow
-	out.CertURL = res.CertURL
-	out.DNSQueries = queries
-	out.ProviderCalls = calls
-	if r.opts.json {
-		writeJSON(r.streams.Stdout, out)
-		return nil
+func writeSummary(w io.Writer, r *certResult) {
+	fmt.Fprintf(w, "Certificate %s %s for %s\n", r.Certificate, r.Status, strings.Join(r.Names, ", "))
+	if r.NotAfter != nil {
+		fmt.Fprintf(w, "  valid until %s (issuer %s, serial %s)\n", r.NotAfter.UTC().Format(time.RFC3339), r.Issuer, r.Serial)
 	}
-	w := r.streams.Stdout
-	fmt.Fprintf(w, "Certificate %s issued for %s\n", r.opts.certName, strings.Join(r.opts.names, ", "))
-	fmt.Fprintf(w, "  valid until %s (issuer %s, serial %s)\n", meta.NotAfter.UTC().Format(time.RFC3339), meta.IssuerCN, meta.Serial)
-	if w := meta.RenewalWindow; w != nil {
-		fmt.Fprintf(r.streams.Stdout, "  renew between %s and %s\n", w.Start.UTC().Format(time.RFC3339), w.End.UTC().Format(time.RFC3339))
+	if rw := r.RenewalWindow; rw != nil {
+		fmt.Fprintf(w, "  CA renewal window %s to %s\n", rw.Start.UTC().Format(time.RFC3339), rw.End.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "  certificate:  %s\n  chain:        %s\n  full chain:   %s\n  private key:  %s\n",
-		paths.Cert, paths.Chain, paths.FullChain, paths.PrivateKey)
-	fmt.Fprintf(w, "  took %s: %s\n", r.timings.Total().Round(time.Millisecond), formatSteps(out.Steps))
-	return nil
+	if f := r.Files; f != nil {
+		fmt.Fprintf(w, "  certificate:  %s\n  chain:        %s\n  full chain:   %s\n", f.Cert, f.Chain, f.FullChain)
+		if f.PrivateKey != "" {
+			fmt.Fprintf(w, "  private key:  %s\n", f.PrivateKey)
+		}
+		if f.Combined != "" {
+			fmt.Fprintf(w, "  combined:     %s\n", f.Combined)
+		}
+	}
+	if len(r.Steps) > 0 {
+		fmt.Fprintf(w, "  took %s: %s\n", (time.Duration(r.TotalSeconds * float64(time.Second))).Round(time.Millisecond), formatSteps(r.Steps))
+	}
 }
 
 func formatSteps(steps []issuer.StepTime) string {

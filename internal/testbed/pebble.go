@@ -1,7 +1,9 @@
 package testbed
 
 import (
+	"bytes"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/letsencrypt/pebble/v2/ca"
 	"github.com/letsencrypt/pebble/v2/db"
@@ -64,6 +67,7 @@ type Pebble struct {
 
 	ca       *ca.CAImpl
 	server   *httptest.Server
+	mgmt     *httptest.Server
 	requests atomic.Int64
 }
 
@@ -149,6 +153,8 @@ func StartPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 		server.Close()
 		return nil, err
 	}
+	p.mgmt = httptest.NewTLSServer(frontend.ManagementHandler())
+	p.mgmt.Config.ErrorLog = log.New(io.Discard, "", 0)
 	p.DirectoryURL = server.URL + wfe.DirectoryPath
 	p.TLSCertFile = certFile
 	p.server = server
@@ -175,10 +181,45 @@ func (p *Pebble) HTTPClient() *http.Client {
 	return p.server.Client()
 }
 
-// Close stops the HTTPS listener. Pebble's validator goroutine keeps
+// SetRenewalInfo makes Pebble answer renewal information requests for the
+// certificate in certPEM with the window start..end (RFC 9773 section 4.2).
+func (p *Pebble) SetRenewalInfo(certPEM []byte, start, end time.Time) error {
+	ari, err := json.Marshal(map[string]any{
+		"suggestedWindow": map[string]string{
+			"start": start.UTC().Format(time.RFC3339),
+			"end":   end.UTC().Format(time.RFC3339),
+		},
+	})
+	if err != nil {
+		return err
+	}
+	body, err := json.Marshal(map[string]string{"Certificate": string(certPEM), "ARIResponse": string(ari)})
+	if err != nil {
+		return err
+	}
+	resp, err := p.mgmt.Client().Post(p.mgmt.URL+"/set-renewal-info/", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("set-renewal-info: %s: %s", resp.Status, msg)
+	}
+	return nil
+}
+
+// RootCommonName returns the common name of root i (0 is the default
+// chain's root), for preferred-chain tests.
+func (p *Pebble) RootCommonName(i int) string {
+	return p.ca.GetRootCert(i).Cert.Subject.CommonName
+}
+
+// Close stops the HTTPS listeners. Pebble's validator goroutine keeps
 // running until the process exits; it holds no sockets.
 func (p *Pebble) Close() {
 	p.server.Close()
+	p.mgmt.Close()
 }
 
 func boolEnv(b bool) string {
