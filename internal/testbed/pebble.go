@@ -69,6 +69,9 @@ type Pebble struct {
 	server   *httptest.Server
 	mgmt     *httptest.Server
 	requests atomic.Int64
+
+	pathsMu sync.Mutex
+	paths   map[string]int64
 }
 
 // envMu serializes the start of Pebble instances, because Pebble reads its
@@ -127,13 +130,16 @@ func StartPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	restore()
 	envMu.Unlock()
 
-	p := &Pebble{ca: authority}
+	p := &Pebble{ca: authority, paths: make(map[string]int64)}
 	handler := frontend.Handler()
 	if opts.Middleware != nil {
 		handler = opts.Middleware(handler)
 	}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.requests.Add(1)
+		p.pathsMu.Lock()
+		p.paths[r.URL.Path]++
+		p.pathsMu.Unlock()
 		handler.ServeHTTP(w, r)
 	})
 
@@ -159,6 +165,16 @@ func StartPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	p.TLSCertFile = certFile
 	p.server = server
 	return p, nil
+}
+
+// NewOrderPath is where Pebble's directory sends newOrder requests.
+const NewOrderPath = "/order-plz"
+
+// RequestsTo returns the number of requests received for exactly path.
+func (p *Pebble) RequestsTo(path string) int64 {
+	p.pathsMu.Lock()
+	defer p.pathsMu.Unlock()
+	return p.paths[path]
 }
 
 // Requests returns the number of HTTP requests Pebble has received.
