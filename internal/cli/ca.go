@@ -201,19 +201,21 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// newACMEClient builds the ACME client, trusting roots when given.
-func newACMEClient(directory string, roots *x509.CertPool, logger *slog.Logger) *acme.Client {
+// newACMEClient builds the ACME client, trusting roots when given. Short
+// waits the CA asks for with Retry-After are honoured by the transport.
+func newACMEClient(directory string, roots *x509.CertPool, logger *slog.Logger) (*acme.Client, *issuer.RetryTransport) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	if roots != nil {
 		transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
+	retry := &issuer.RetryTransport{Base: transport, Logger: logger}
 	return &acme.Client{
 		Directory:   directory,
-		HTTPClient:  &http.Client{Transport: transport, Timeout: 60 * time.Second},
+		HTTPClient:  &http.Client{Transport: retry, Timeout: 5 * time.Minute},
 		UserAgent:   "dnscert/" + Version,
 		Logger:      logger.With(slog.String("component", "acme")),
 		PollTimeout: 10 * time.Minute,
-	}
+	}, retry
 }
 
 // account loads or registers the account of the CA options. A CA known to

@@ -220,16 +220,19 @@ type session struct {
 	ca      *caOptions
 	order   *orderOptions
 	client  *acme.Client
+	retry   *issuer.RetryTransport
 	account *acme.Account
 }
 
 func newSession(store *storage.Store, logger *slog.Logger, ca *caOptions, order *orderOptions) *session {
+	client, retry := newACMEClient(ca.directory, ca.roots, logger)
 	return &session{
 		store:  store,
 		logger: logger,
 		ca:     ca,
 		order:  order,
-		client: newACMEClient(ca.directory, ca.roots, logger),
+		client: client,
+		retry:  retry,
 	}
 }
 
@@ -348,7 +351,7 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 	}, timings)
 	stats = obtainStats{dnsQueries: dnsClient.Queries(), providerCalls: publisher.Calls()}
 	if err != nil {
-		return storage.Metadata{}, nil, stats, err
+		return storage.Metadata{}, nil, stats, s.withRetryTime(err)
 	}
 
 	stop := timings.Start(issuer.StepStore)
@@ -368,6 +371,16 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 		return storage.Metadata{}, nil, stats, err
 	}
 	return meta, res, stats, nil
+}
+
+// withRetryTime adds the time the CA asked to come back at, when it turned
+// a request away with a Retry-After too long to wait for.
+func (s *session) withRetryTime(err error) error {
+	at := s.retry.LastRetryAfter()
+	if at.IsZero() || ExitCode(err) != ExitCA {
+		return err
+	}
+	return fmt.Errorf("%w; the CA asks to retry after %s", err, at.UTC().Format(time.RFC3339))
 }
 
 // providerOf returns the provider of a certificate name: its --dns-for

@@ -40,7 +40,9 @@ func Start(dir string, opts Options) (*Bed, error) {
 		return nil, fmt.Errorf("starting DNS servers: %w", err)
 	}
 	popts := opts.Pebble
-	popts.DNSServer = d.ResolverAddr()
+	if popts.DNSServer == "" {
+		popts.DNSServer = d.ResolverAddr()
+	}
 	p, err := StartPebble(dir, popts)
 	if err != nil {
 		d.Close()
