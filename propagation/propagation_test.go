@@ -441,3 +441,70 @@ func (s *syncWriter) String() string {
 	defer s.mu.Unlock()
 	return s.w.String()
 }
+
+func TestResolveWarnsLongNegativeTTL(t *testing.T) {
+	zone := exampleZone("www IN A 127.0.0.1\n")
+	zone.NegativeTTL = 86400
+	_, c := network(t, []testbed.ZoneSpec{zone})
+	var logs syncWriter
+	logs.w = new(bytes.Buffer)
+	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := c.Resolve(t.Context(), "_acme-challenge.www.example.test."); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "negative_ttl=24h0m0s") {
+		t.Errorf("no warning about the one-day negative TTL:\n%s", logs.String())
+	}
+}
+
+func TestResolveQuietShortNegativeTTL(t *testing.T) {
+	_, c := network(t, []testbed.ZoneSpec{exampleZone("www IN A 127.0.0.1\n")})
+	var logs syncWriter
+	logs.w = new(bytes.Buffer)
+	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	if _, err := c.Resolve(t.Context(), "_acme-challenge.www.example.test."); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "negative_ttl") {
+		t.Errorf("warning for a 60s negative TTL:\n%s", logs.String())
+	}
+}
+
+// A nameserver that never answers is reported as timed out, by name.
+func TestWaitSilentNameserver(t *testing.T) {
+	d, c := network(t, []testbed.ZoneSpec{exampleZone("")})
+	name := "_acme-challenge.example.test."
+	target := resolveZone(t, c, name)
+	update(t, d, "example.test.", []dns.RR{txt(name, "v")}, nil)
+	d.Nameserver("127.0.0.12").SetFaults(dnstest.Faults{Drop: true})
+	c.QueryTimeout = 200 * time.Millisecond
+
+	err := c.Wait(t.Context(), []propagation.Record{{Name: name, Zone: target.Zone, Values: []string{"v"}}}, 2*time.Second)
+	var timeout *propagation.TimeoutError
+	if !errors.As(err, &timeout) {
+		t.Fatalf("err = %v, want a TimeoutError", err)
+	}
+	if !strings.Contains(err.Error(), "ns2.example.test.") || !strings.Contains(err.Error(), "timed out") {
+		t.Errorf("error %q does not name the silent server and the timeout", err)
+	}
+}
+
+// Owner names echoed in another case than asked still match.
+func TestWaitCaseInsensitiveOwner(t *testing.T) {
+	d, c := network(t, []testbed.ZoneSpec{exampleZone("")})
+	name := "_acme-challenge.example.test."
+	target := resolveZone(t, c, "_ACME-Challenge.EXAMPLE.test.")
+	update(t, d, "example.test.", []dns.RR{txt(name, "MixedCaseValue")}, nil)
+	for _, ip := range []string{"127.0.0.11", "127.0.0.12"} {
+		d.Nameserver(ip).SetFaults(dnstest.Faults{LowercaseEcho: true})
+	}
+	err := c.Wait(t.Context(), []propagation.Record{{Name: "_ACME-Challenge.EXAMPLE.test.", Zone: target.Zone, Values: []string{"MixedCaseValue"}}}, 3*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// TXT values are case-sensitive: another case is a different value.
+	err = c.Wait(t.Context(), []propagation.Record{{Name: name, Zone: target.Zone, Values: []string{"mixedcasevalue"}}}, 500*time.Millisecond)
+	if err == nil {
+		t.Error("a value in another case counted as served")
+	}
+}

@@ -210,28 +210,41 @@ func (c *Client) runRound(ctx context.Context, checks []*check) {
 
 func (c *Client) runCheck(ctx context.Context, ch *check) {
 	r, err := c.exchange(ctx, c.newQuery(ch.name, dns.TypeTXT, false), ch.addr)
-	ch.lame = false
-	switch {
-	case err != nil && isTimeout(err):
-		ch.state = "no answer (timed out)"
-	case err != nil:
-		ch.state = "query failed: " + err.Error()
-	case r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError:
-		ch.state = dns.RcodeToString[r.Rcode]
-		ch.lame = true
-	case !r.Authoritative:
-		ch.state = "not authoritative (AA=0)"
-		ch.lame = true
-	case r.Rcode == dns.RcodeNameError:
-		ch.state = "NXDOMAIN"
-	default:
-		ch.state = missingValues(r, ch.name, ch.values)
-	}
+	ch.state, ch.lame = classify(r, err, ch.name, ch.values)
 	if ch.lame {
 		ch.lameStreak++
 	} else {
 		ch.lameStreak = 0
 	}
+}
+
+// classify turns one answer (or query error) into the state of a check:
+// "" when every value is served, otherwise what the server answered. lame
+// is true for answers a working authoritative server never gives.
+func classify(r *dns.Msg, err error, name string, values []string) (state string, lame bool) {
+	switch {
+	case err != nil && isTimeout(err):
+		return "no answer (timed out)", false
+	case err != nil:
+		return "query failed: " + err.Error(), false
+	case r == nil:
+		return "no answer", false
+	case r.Rcode != dns.RcodeSuccess && r.Rcode != dns.RcodeNameError:
+		return rcodeName(r.Rcode), true
+	case !r.Authoritative:
+		return "not authoritative (AA=0)", true
+	case r.Rcode == dns.RcodeNameError:
+		return "NXDOMAIN", false
+	default:
+		return missingValues(r, name, values), false
+	}
+}
+
+func rcodeName(rcode int) string {
+	if s, ok := dns.RcodeToString[rcode]; ok {
+		return s
+	}
+	return fmt.Sprintf("rcode %d", rcode)
 }
 
 // missingValues returns "" when the answer holds every value, or a short

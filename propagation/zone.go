@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -106,9 +107,34 @@ func (c *Client) locate(ctx context.Context, name string) (Zone, string, error) 
 				return zone, canonical(cname.Target), nil
 			}
 		}
+		c.warnNegativeTTL(ctx, zone, name, r)
 		return zone, "", nil
 	}
 	return Zone{}, "", fmt.Errorf("more than %d delegations below %s while looking for %s", maxReferrals, apex, name)
+}
+
+// LongNegativeTTL is the negative caching time above which a warning is
+// logged: a resolver that looked the name up before the record existed can
+// keep answering NXDOMAIN for that long (RFC 2308 section 5).
+const LongNegativeTTL = 300 * time.Second
+
+// warnNegativeTTL logs when the negative answer for name may be cached
+// for long.
+func (c *Client) warnNegativeTTL(ctx context.Context, zone Zone, name string, r *dns.Msg) {
+	if len(r.Answer) > 0 {
+		return
+	}
+	for _, rr := range r.Ns {
+		soa, ok := rr.(*dns.SOA)
+		if !ok {
+			continue
+		}
+		ttl := time.Duration(min(soa.Hdr.Ttl, soa.Minttl)) * time.Second
+		if ttl > LongNegativeTTL {
+			c.logger().LogAttrs(ctx, slog.LevelWarn, "the zone lets resolvers cache negative answers for long; a resolver that asked for the record before it existed may miss it until then",
+				slog.String("name", name), slog.String("zone", zone.Name), slog.Duration("negative_ttl", ttl))
+		}
+	}
 }
 
 // enclosingZone walks from name towards the root and returns the first

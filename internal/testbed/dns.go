@@ -46,6 +46,9 @@ type ZoneSpec struct {
 	Delays map[string]time.Duration
 	// Records is zone-file text added to the zone, relative to Origin.
 	Records string
+	// NegativeTTL is the SOA MINIMUM and SOA TTL in seconds, which bound
+	// how long resolvers cache negative answers; zero means 60.
+	NegativeTTL uint32
 }
 
 // DNS is a network of authoritative servers for the test zones, below a
@@ -205,7 +208,11 @@ func (d *DNS) startZone(z ZoneSpec, opts []dnstest.Option) error {
 func (d *DNS) zoneText(z ZoneSpec) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "$ORIGIN %s\n$TTL 300\n", z.Origin)
-	fmt.Fprintf(&b, "@ IN SOA primary.test. hostmaster.%s 1 60 60 600 60\n", z.Origin)
+	negative := z.NegativeTTL
+	if negative == 0 {
+		negative = 60
+	}
+	fmt.Fprintf(&b, "@ %d IN SOA primary.test. hostmaster.%s 1 60 60 600 %d\n", negative, z.Origin, negative)
 	for i, ip := range z.Nameservers {
 		fmt.Fprintf(&b, "@ IN NS ns%d.%s\n", i+1, z.Origin)
 		fmt.Fprintf(&b, "ns%d.%s IN A %s\n", i+1, z.Origin, ip)
