@@ -47,6 +47,9 @@ type Info struct {
 	Usage   string // one-line description for help text
 	Example string // example configuration for help text
 	Vars    []Var
+	// CredentialVars name the variables to check when the provider rejects
+	// its credentials.
+	CredentialVars []string
 	// New builds the provider from its configuration. It must not send
 	// network traffic.
 	New func(Config) (Provider, error)
@@ -55,6 +58,7 @@ type Info struct {
 // clone returns a copy of info whose slices the caller may modify.
 func (info Info) clone() Info {
 	info.Vars = slices.Clone(info.Vars)
+	info.CredentialVars = slices.Clone(info.CredentialVars)
 	for i := range info.Vars {
 		info.Vars[i].Aliases = slices.Clone(info.Vars[i].Aliases)
 	}
@@ -122,7 +126,7 @@ func New(name string, lookup func(string) (string, bool)) (Provider, error) {
 	if err != nil {
 		return nil, prefixErrors("provider "+info.Name+": ", err)
 	}
-	return p, nil
+	return withCredentialCheck(p, info), nil
 }
 
 // prefixErrors adds prefix to err, and to each error joined in err, so

@@ -222,6 +222,7 @@ func TestNewRFC2136(t *testing.T) {
 			if err != nil {
 				t.Fatalf("New: %v", err)
 			}
+			p = providers.Underlying(p)
 			rp, ok := p.(*rfc2136.Provider)
 			if !ok {
 				t.Fatalf("New returned %T, want *rfc2136.Provider", p)

@@ -53,7 +53,8 @@ func rfc2136Info() Info {
 				Usage:   "the time limit of each DNS request, as a Go duration such as 30s or as whole seconds (default 10s)",
 			},
 		},
-		New: newRFC2136,
+		CredentialVars: []string{"RFC2136_TSIG_KEY", "RFC2136_TSIG_SECRET", "RFC2136_TSIG_ALGORITHM"},
+		New:            newRFC2136,
 	}
 }
 

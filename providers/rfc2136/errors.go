@@ -79,3 +79,10 @@ func (s settings) hint(op operation, rcode, tsigError int) string {
 		return "see the server's log"
 	}
 }
+
+// CredentialsRejected reports whether the server turned the request down
+// because of the TSIG key: an unknown key, a bad signature, or NOTAUTH for
+// a signed request.
+func (e *ResponseError) CredentialsRejected() bool {
+	return e.TSIGError == dns.RcodeBadSig || e.TSIGError == dns.RcodeBadKey || e.Rcode == dns.RcodeNotAuth
+}
