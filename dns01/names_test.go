@@ -190,3 +190,16 @@ func FuzzNormalizeName(f *testing.F) {
 		}
 	})
 }
+
+func TestZoneASCII(t *testing.T) {
+	tests := map[string]string{
+		"Bücher.test":         "xn--bcher-kva.test.",
+		"xn--bcher-kva.test.": "xn--bcher-kva.test.",
+		"Example.COM":         "example.com.",
+	}
+	for in, want := range tests {
+		if got := zoneASCII(in); got != want {
+			t.Errorf("zoneASCII(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -217,7 +217,7 @@ func (pl *Planner) zoneFromProvider(ctx context.Context, name, provider string) 
 	}
 	var names []string
 	for _, z := range zones {
-		names = append(names, canonical(z.Name))
+		names = append(names, zoneASCII(z.Name))
 	}
 	sort.Slice(names, func(i, j int) bool { return dns.CountLabel(names[i]) > dns.CountLabel(names[j]) })
 	for _, z := range names {
@@ -226,6 +226,17 @@ func (pl *Planner) zoneFromProvider(ctx context.Context, name, provider string) 
 		}
 	}
 	return "", fmt.Errorf("provider %s has no zone containing %s (zones: %s)", provider, name, strings.Join(names, ", "))
+}
+
+// zoneASCII returns a zone name as the provider lists it in the form used
+// for comparison: A-labels, lower case, trailing dot. Some APIs list
+// internationalized zones by their U-labels.
+func zoneASCII(name string) string {
+	ascii, err := idnaProfile.ToASCII(strings.TrimSuffix(name, "."))
+	if err != nil {
+		return canonical(name)
+	}
+	return canonical(ascii)
 }
 
 // Expectations returns what the propagation check must see: every value of
