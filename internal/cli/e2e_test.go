@@ -339,3 +339,32 @@ func readFiles(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// Names given in Unicode and mixed case are ordered and published as
+// lower-case A-labels, and answers that echo names in another case match.
+func TestIssueInternationalizedMixedCase(t *testing.T) {
+	zones := []testbed.ZoneSpec{{
+		Origin:      "xn--bcher-kva.test.",
+		Nameservers: []string{"127.0.0.11", "127.0.0.12"},
+		Records:     "shop IN A 127.0.0.1\n",
+	}}
+	bed := startBed(t, testbed.Options{Zones: zones})
+	for _, ip := range zones[0].Nameservers {
+		bed.DNS.Nameserver(ip).SetFaults(dnstest.Faults{LowercaseEcho: true})
+	}
+	dir := t.TempDir()
+	res := run(t, append(bed.IssueArgs(dir, "Shop.Bücher.test", "*.BÜCHER.test"), "--json")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	out := parseJSON(t, res.stdout)
+	verifyChain(t, bed, out.Files.FullChain, []string{"shop.xn--bcher-kva.test", "*.xn--bcher-kva.test"})
+	bed.DNS.Primary.FlushSecondaries()
+	for _, name := range []string{"_acme-challenge.shop.xn--bcher-kva.test.", "_acme-challenge.xn--bcher-kva.test."} {
+		for ip, values := range bed.DNS.TXT(name) {
+			if len(values) > 0 {
+				t.Errorf("%s still serves %s TXT %v", ip, name, values)
+			}
+		}
+	}
+}
