@@ -21,6 +21,7 @@ package rfc2136
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -129,6 +130,12 @@ func (p *Provider) GetRecords(ctx context.Context, zone string) ([]libdns.Record
 	return recs, nil
 }
 
+// Retries of an update whose connection failed.
+const (
+	maxAttempts  = 3
+	retryBackoff = 500 * time.Millisecond
+)
+
 // change sends recs as additions, or as deletions, in one UPDATE message.
 func (p *Provider) change(ctx context.Context, zone string, recs []libdns.Record, deletion bool) ([]libdns.Record, error) {
 	s, err := p.settings()
@@ -147,15 +154,32 @@ func (p *Provider) change(ctx context.Context, zone string, recs []libdns.Record
 		return nil, nil
 	}
 
-	m := new(dns.Msg)
-	m.SetUpdate(origin)
-	if deletion {
-		m.Remove(rrs)
-	} else {
-		m.Insert(rrs)
-	}
-	if err := s.sendUpdate(ctx, origin, m); err != nil {
-		return nil, err
+	// Adding a value that is present and removing one that is absent are
+	// both no-ops for the server (RFC 2136 sections 2.5.1 and 2.5.4),
+	// so an update whose answer was lost can be sent again.
+	for attempt := 1; ; attempt++ {
+		m := new(dns.Msg)
+		m.SetUpdate(origin)
+		if deletion {
+			m.Remove(rrs)
+		} else {
+			m.Insert(rrs)
+		}
+		err := s.sendUpdate(ctx, origin, m)
+		if err == nil {
+			break
+		}
+		var tf *transportFailure
+		if !errors.As(err, &tf) || attempt == maxAttempts || ctx.Err() != nil {
+			return nil, err
+		}
+		wait := time.Duration(attempt) * retryBackoff
+		s.logger.WarnContext(ctx, "rfc2136: update failed, retrying", "zone", origin, "server", s.server, "attempt", attempt, "wait", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
 	}
 	s.logger.DebugContext(ctx, "rfc2136: update applied", "zone", origin, "server", s.server, "records", len(rrs), "deletion", deletion)
 	return out, nil

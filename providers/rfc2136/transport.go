@@ -234,8 +234,15 @@ func (s settings) transportError(ctx context.Context, description string, err er
 	case errors.Is(ctxErr, context.Canceled):
 		return errorf("%s canceled: %w", description, ctxErr)
 	case ctxErr != nil:
-		return errorf("%s timed out: %w (%v); check that the server is reachable over TCP, or allow more time than the Timeout of %s or the context deadline", description, ctxErr, err, s.timeout)
+		return &transportFailure{errorf("%s timed out: %w (%v); check that the server is reachable over TCP, or allow more time than the Timeout of %s or the context deadline", description, ctxErr, err, s.timeout)}
 	default:
-		return errorf("%s failed: %w; check that the nameserver address is right and that the server accepts TCP on that port", description, err)
+		return &transportFailure{errorf("%s failed: %w; check that the nameserver address is right and that the server accepts TCP on that port", description, err)}
 	}
 }
+
+// transportFailure marks an error of the connection rather than an answer
+// of the server: the request may or may not have reached it.
+type transportFailure struct{ err error }
+
+func (e *transportFailure) Error() string { return e.err.Error() }
+func (e *transportFailure) Unwrap() error { return e.err }
