@@ -21,6 +21,15 @@ type Config struct {
 	provider string
 	vars     []Var
 	lookup   func(string) (string, bool)
+	logger   *slog.Logger
+}
+
+// Logger returns the logger the provider should use; it is never nil.
+func (c Config) Logger() *slog.Logger {
+	if c.logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.logger.With(slog.String("provider", c.provider))
 }
 
 // NewConfig returns the configuration of the provider described by info,

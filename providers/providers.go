@@ -12,6 +12,7 @@ package providers
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 
@@ -99,7 +100,7 @@ func Names() []string {
 // os.LookupEnv in production. It fails, before any network traffic, when
 // the name is unknown, when a required variable is missing, or when the
 // provider rejects a value. Errors never contain secret values.
-func New(name string, lookup func(string) (string, bool)) (Provider, error) {
+func New(name string, lookup func(string) (string, bool), opts ...Option) (Provider, error) {
 	if lookup == nil {
 		return nil, errors.New("providers: lookup function is nil; pass os.LookupEnv")
 	}
@@ -109,6 +110,9 @@ func New(name string, lookup func(string) (string, bool)) (Provider, error) {
 	}
 
 	cfg := NewConfig(info, lookup)
+	for _, opt := range opts {
+		opt(&cfg)
+	}
 	for _, v := range info.Vars {
 		if !v.Required {
 			continue
@@ -127,6 +131,14 @@ func New(name string, lookup func(string) (string, bool)) (Provider, error) {
 		return nil, prefixErrors("provider "+info.Name+": ", err)
 	}
 	return withCredentialCheck(p, info), nil
+}
+
+// Option changes how New builds a provider.
+type Option func(*Config)
+
+// WithLogger gives the provider a logger for retries and debug lines.
+func WithLogger(logger *slog.Logger) Option {
+	return func(c *Config) { c.logger = logger }
 }
 
 // prefixErrors adds prefix to err, and to each error joined in err, so

@@ -4,5 +4,6 @@ package providers
 // provider gets an adapter file in this package that returns its Info, and
 // a line here.
 var registry = []Info{
+	cloudflareInfo(),
 	rfc2136Info(),
 }

@@ -59,7 +59,7 @@ func rfc2136Info() Info {
 }
 
 func newRFC2136(cfg Config) (Provider, error) {
-	p := &rfc2136.Provider{}
+	p := &rfc2136.Provider{Logger: cfg.Logger()}
 	for _, setting := range []struct {
 		name string
 		dst  *string

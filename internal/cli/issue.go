@@ -240,7 +240,7 @@ func runIssue(cctx *cli.Context, streams Streams) error {
 	if err != nil {
 		return err
 	}
-	if _, err := buildProviders(opts.req); err != nil {
+	if _, err := buildProviders(opts.req, logger); err != nil {
 		return err
 	}
 	store, err := openStore(opts.storagePath, logger)

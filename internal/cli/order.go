@@ -257,7 +257,7 @@ func (s *session) loadAccount(ctx context.Context, timings *issuer.Timings) (acm
 
 // buildProviders constructs every provider a request uses, from the
 // environment, before any request is sent.
-func buildProviders(req certRequest) (map[string]dns01.Provider, error) {
+func buildProviders(req certRequest, logger *slog.Logger) (map[string]dns01.Provider, error) {
 	names := map[string]bool{req.providerName: true}
 	for _, p := range req.providerFor {
 		names[p] = true
@@ -267,7 +267,7 @@ func buildProviders(req certRequest) (map[string]dns01.Provider, error) {
 		if name == "" {
 			return nil, usageErrorf("no DNS provider given for %s; add --dns NAME (see dnscert providers)", req.certName)
 		}
-		p, err := providers.New(name, os.LookupEnv)
+		p, err := providers.New(name, os.LookupEnv, providers.WithLogger(logger))
 		if err != nil {
 			return nil, &usageError{msg: err.Error()}
 		}
@@ -287,13 +287,13 @@ type obtainStats struct {
 func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.Timings) (storage.Metadata, *issuer.Result, obtainStats, error) {
 	var stats obtainStats
 	logger := s.logger.With(slog.String("certificate", req.certName))
-	provs, err := buildProviders(req)
+	provs, err := buildProviders(req, logger)
 	if err != nil {
 		return storage.Metadata{}, nil, stats, err
 	}
 
 	if _, err := dns01.RecoverStale(ctx, s.journalDir(), func(name string) (dns01.Provider, error) {
-		return providers.New(name, os.LookupEnv)
+		return providers.New(name, os.LookupEnv, providers.WithLogger(logger))
 	}, logger); err != nil {
 		logger.Warn("could not remove every record left by an earlier run", slog.Any("error", err))
 	}

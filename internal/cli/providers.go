@@ -72,7 +72,9 @@ func cleanupCommand(streams Streams) *cli.Command {
 				return &usageError{msg: fmt.Sprintf("storage directory: %v", err)}
 			}
 			n, err := dns01.RecoverStale(cctx.Context, filepath.Join(store.Root(), "journal"),
-				func(name string) (dns01.Provider, error) { return providers.New(name, os.LookupEnv) }, logger)
+				func(name string) (dns01.Provider, error) {
+					return providers.New(name, os.LookupEnv, providers.WithLogger(logger))
+				}, logger)
 			fmt.Fprintf(streams.Stdout, "removed %d challenge records left by earlier runs\n", n)
 			if err != nil {
 				return &dns01.ProviderError{Provider: "cleanup", Op: "removing", Count: 0, Err: err}
