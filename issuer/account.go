@@ -36,14 +36,11 @@ func LoadOrRegister(ctx context.Context, client *acme.Client, store *storage.Sto
 	}
 	stored, err := store.LoadAccount(client.Directory, opts.Email)
 	if err == nil {
+		if err := CheckAccountUsable(stored); err != nil {
+			return acme.Account{}, err
+		}
 		logger.LogAttrs(ctx, slog.LevelInfo, "using stored account", slog.String("account", stored.URL))
-		return acme.Account{
-			Status:               stored.Status,
-			Contact:              contact(stored.Email),
-			TermsOfServiceAgreed: stored.TermsOfServiceAgreed,
-			Location:             stored.URL,
-			PrivateKey:           stored.Key,
-		}, nil
+		return acmeAccount(stored), nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
 		return acme.Account{}, err

@@ -62,8 +62,8 @@ func FetchAccount(ctx context.Context, client *acme.Client, a storage.Account) (
 	return got, nil
 }
 
-// DeactivateAccount asks the CA to deactivate the account (RFC 8555
-// section 7.3.6), then stores it with status "deactivated". The CA rejects
+// DeactivateAccount sends the account update with status "deactivated"
+// (RFC 8555 section 7.3.6), then stores the account with that status. The CA rejects
 // every later request signed with the account key, and deactivation cannot
 // be undone.
 func DeactivateAccount(ctx context.Context, client *acme.Client, store *storage.Store, a storage.Account) (storage.Account, error) {
@@ -77,7 +77,7 @@ func DeactivateAccount(ctx context.Context, client *acme.Client, store *storage.
 	}
 	if got.Status != "" && got.Status != acme.StatusDeactivated {
 		return a, &CAError{Op: "deactivating account " + a.URL,
-			Err: fmt.Errorf("the CA answered with account status %q instead of %q", got.Status, acme.StatusDeactivated)}
+			Err: fmt.Errorf("the CA responded with account status %q, expected %q", got.Status, acme.StatusDeactivated)}
 	}
 	a.Status = acme.StatusDeactivated
 	if err := store.SaveAccount(a); err != nil {

@@ -76,6 +76,9 @@ func newApp(streams Streams) *cli.App {
 			renewCommand(streams),
 			providersCommand(streams),
 			cleanupCommand(streams),
+			listCommand(streams),
+			revokeCommand(streams),
+			accountCommand(streams),
 		},
 	}
 	return app

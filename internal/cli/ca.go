@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -132,6 +133,13 @@ func parseCAOptions(cctx *cli.Context) (*caOptions, []error) {
 	}
 	if o.eabHMAC, err = secretValue(cctx.String(flagEABHMAC), "DNSCERT_EAB_HMAC_FILE"); err != nil {
 		errs = append(errs, err)
+	}
+	if o.eabHMAC != "" {
+		// acmez decodes the key as unpadded base64url; a bad key would
+		// otherwise fail only after the first requests.
+		if _, err := base64.RawURLEncoding.DecodeString(o.eabHMAC); err != nil {
+			errs = append(errs, fmt.Errorf("invalid --eab-hmac: %v; give the HMAC key exactly as your CA shows it, in base64url without padding", err))
+		}
 	}
 	if (o.eabKeyID == "") != (o.eabHMAC == "") {
 		errs = append(errs, errors.New("external account binding needs both --eab-kid and --eab-hmac (or DNSCERT_EAB_HMAC_FILE)"))

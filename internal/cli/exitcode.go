@@ -48,13 +48,14 @@ func ExitCode(err error) int {
 		problem  acme.Problem
 		locked   *lockedError
 		hook     *hookError
+		unusable *issuer.AccountUnusableError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &usage):
+	case errors.As(err, &usage), errors.As(err, &unusable):
 		return ExitUsage
 	case errors.As(err, &locked):
 		return ExitLocked

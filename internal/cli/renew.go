@@ -320,7 +320,9 @@ func (r *renewer) requestFor(meta storage.Metadata, d issuer.Decision, stored st
 	if meta.ExternalKey {
 		req.csr = meta.CSR
 	}
-	if r.reuseKey && !meta.ExternalKey {
+	// A key that was reported compromised (RFC 5280 reason 1) must not
+	// be certified again.
+	if r.reuseKey && !meta.ExternalKey && !(meta.Revoked && meta.RevocationReason == 1) {
 		if key, err := storage.DecodeKeyPEM(stored.KeyPEM); err == nil {
 			req.key = key
 		}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -240,43 +239,6 @@ func TestRenewFailingHookKeepsCertificate(t *testing.T) {
 	renewed, _ := storedCert(t, dir, "www.example.test")
 	if renewed.SerialNumber.Cmp(old.SerialNumber) == 0 {
 		t.Error("the new certificate was not kept after the hook failed")
-	}
-}
-
-// Two renew runs at once on one store: the second waits for the first and
-// then finds the new certificate not due, so the CA sees one order.
-func TestRenewConcurrentRuns(t *testing.T) {
-	bed, dir := issued(t, testbed.Options{})
-	_, oldPEM := storedCert(t, dir, "www.example.test")
-	if err := bed.Pebble.SetRenewalInfo(oldPEM, time.Now().Add(-time.Hour), time.Now().Add(-time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	orders := bed.Pebble.RequestsTo(testbed.NewOrderPath)
-	var wg sync.WaitGroup
-	results := make([]result, 2)
-	for i := range results {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = run(t, renewArgs(bed, dir)...)
-		}()
-	}
-	wg.Wait()
-	renewed := 0
-	for _, r := range results {
-		if r.code != 0 {
-			t.Fatalf("exit %d\n%s", r.code, r.stderr)
-		}
-		renewed += parseRenew(t, r.stdout).Renewed
-	}
-	if renewed != 1 {
-		t.Errorf("%d renewals in two concurrent runs, want 1", renewed)
-	}
-	if n := bed.Pebble.RequestsTo(testbed.NewOrderPath) - orders; n != 1 {
-		t.Errorf("%d orders created, want 1", n)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "certificates", "www.example.test", "privkey.pem")); err != nil {
-		t.Errorf("store damaged: %v", err)
 	}
 }
 
