@@ -1,6 +1,11 @@
 package cli_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -111,5 +116,61 @@ func TestBinaryDoesNotLinkPebble(t *testing.T) {
 		if strings.Contains(pkg, "letsencrypt/pebble") || strings.HasSuffix(pkg, "internal/testbed") || strings.HasSuffix(pkg, "internal/dnstest") {
 			t.Errorf("dnscert links %s", pkg)
 		}
+	}
+}
+
+func writeCSR(t *testing.T, names ...string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "request.csr")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestIssueCSRNamesMismatch(t *testing.T) {
+	bed := startBed(t, testbed.Options{})
+	csr := writeCSR(t, "www.example.test")
+	before := bed.Pebble.Requests()
+	res := run(t, append(bed.IssueArgs(t.TempDir(), "example.test"), "--csr", csr)...)
+	if res.code != cli.ExitUsage {
+		t.Fatalf("exit %d, want %d\n%s", res.code, cli.ExitUsage, res.stderr)
+	}
+	for _, want := range []string{csr, "www.example.test", "drop -d"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not contain %q:\n%s", want, res.stderr)
+		}
+	}
+	if n := bed.Pebble.Requests() - before; n != 0 {
+		t.Errorf("%d requests reached the CA", n)
+	}
+}
+
+// With --csr the names come from the request and the key stays with the
+// user: no privkey.pem is stored.
+func TestIssueWithCSR(t *testing.T) {
+	bed := startBed(t, testbed.Options{})
+	csr := writeCSR(t, "www.example.test", "a.sub.example.test")
+	dir := t.TempDir()
+	args := []string{"dnscert", "--path", dir, "issue", "--csr", csr}
+	args = append(args, bed.IssueArgs(dir)[4:]...)
+	res := run(t, args...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	certDir := filepath.Join(dir, "certificates", "www.example.test")
+	if _, err := os.Stat(filepath.Join(certDir, "fullchain.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(certDir, "privkey.pem")); !os.IsNotExist(err) {
+		t.Errorf("privkey.pem stored for a CSR order (err %v)", err)
 	}
 }
