@@ -5,5 +5,7 @@ package providers
 // a line here.
 var registry = []Info{
 	cloudflareInfo(),
+	execInfo(),
+	manualInfo(),
 	rfc2136Info(),
 }

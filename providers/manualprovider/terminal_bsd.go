@@ -1,0 +1,8 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package manualprovider
+
+import "golang.org/x/sys/unix"
+
+// ioctlGetTermios is the ioctl request that reads terminal settings.
+const ioctlGetTermios = unix.TIOCGETA
