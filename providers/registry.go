@@ -8,4 +8,5 @@ var registry = []Info{
 	execInfo(),
 	manualInfo(),
 	rfc2136Info(),
+	route53Info(),
 }
