@@ -368,3 +368,33 @@ func TestIssueInternationalizedMixedCase(t *testing.T) {
 		}
 	}
 }
+
+// On port 53 the nameservers are reached exactly as NS records name them,
+// without the test-only port setting. Binding port 53 needs root, which CI
+// has; elsewhere the test is skipped, and in CI it must run.
+func TestIssueOnPort53(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run as root so that this test can bind port 53")
+		}
+		t.Skip("binding port 53 needs root")
+	}
+	bed := startBed(t, testbed.Options{Port: 53, Subnet: 53})
+	args := bed.IssueArgs(t.TempDir(), "example.test", "*.example.test", "a.sub.example.test")
+	// Drop --dns-port: production always uses 53.
+	for i, a := range args {
+		if a == "--dns-port" {
+			args = append(args[:i], args[i+2:]...)
+			break
+		}
+	}
+	res := run(t, append(args, "--json")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	out := parseJSON(t, res.stdout)
+	verifyChain(t, bed, out.Files.FullChain, []string{"example.test", "*.example.test", "a.sub.example.test"})
+	if !strings.Contains(res.stderr, "127.0.53.11") {
+		t.Errorf("log does not show the nameservers on 127.0.53.x:\n%s", res.stderr)
+	}
+}
