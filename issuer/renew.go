@@ -42,6 +42,9 @@ type Decision struct {
 // while the window is unchanged. Without ARI, or when ARI fails, it renews
 // once a third of the lifetime remains.
 func DecideRenewal(ctx context.Context, client *acme.Client, meta storage.Metadata, leaf *x509.Certificate, policy RenewalPolicy, logger *slog.Logger) Decision {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
 	now := policy.Now
 	if now.IsZero() {
 		now = time.Now()
