@@ -62,3 +62,15 @@ func describeCAError(err error) string {
 	}
 	return err.Error()
 }
+
+// CleanupError reports challenge records that could not be removed. They
+// stay in the journal, so the next run or dnscert cleanup removes them.
+type CleanupError struct {
+	Err error
+}
+
+func (e *CleanupError) Error() string {
+	return "removing the challenge records: " + e.Err.Error() + "; run dnscert cleanup once the provider works again"
+}
+
+func (e *CleanupError) Unwrap() error { return e.Err }

@@ -116,10 +116,20 @@ func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (re
 	}
 
 	if len(pending) > 0 {
-		if err := is.solve(ctx, pending, timings); err != nil {
+		var waitCleanup func() error
+		waitCleanup, err = is.solve(ctx, pending, timings)
+		if err != nil {
 			is.deactivate(ctx, order.Authorizations)
 			return nil, err
 		}
+		// The result is returned only once the records are gone, so a
+		// caller that exits next leaves nothing behind. A failed removal
+		// comes back as a *CleanupError next to the certificate.
+		defer func() {
+			if cerr := waitCleanup(); cerr != nil {
+				err = errors.Join(err, cerr)
+			}
+		}()
 	}
 
 	stop = timings.Start(StepFinalize)
@@ -216,9 +226,12 @@ func (is *Issuer) pendingChallenges(ctx context.Context, order acme.Order) ([]pe
 	return out, nil
 }
 
-// solve publishes, waits, answers and polls every challenge, and removes the
-// records when the authorizations are final or the run fails.
-func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, timings *Timings) (err error) {
+// solve publishes, waits, answers and polls every challenge. When it fails,
+// it removes the records before returning. When it succeeds, the records
+// are removed in the background, because the authorizations are final and
+// a slow provider (Route 53 waits until its servers are in sync) must not
+// hold up finalization; the returned function waits for that removal.
+func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, timings *Timings) (waitCleanup func() error, err error) {
 	challenges := make([]dns01.Challenge, 0, len(pending))
 	for _, p := range pending {
 		challenges = append(challenges, dns01.Challenge{Domain: p.domain, Value: p.value})
@@ -228,20 +241,26 @@ func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, timings
 	plan, err := is.Planner.Plan(ctx, challenges)
 	stop()
 	if err != nil {
-		return &PlanError{Err: err}
+		return nil, &PlanError{Err: err}
 	}
 
 	stop = timings.Start(StepPublish)
 	err = is.Publisher.Publish(ctx, plan)
 	stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer func() {
+	cleanup := func() error {
 		stop := timings.Start(StepCleanup)
 		defer stop()
-		if cerr := is.Publisher.Cleanup(ctx, plan.Records); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("cleanup: %w", cerr))
+		if err := is.Publisher.Cleanup(ctx, plan.Records); err != nil {
+			return &CleanupError{Err: err}
+		}
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, cleanup())
 		}
 	}()
 
@@ -249,12 +268,18 @@ func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, timings
 	err = is.DNS.Wait(ctx, plan.Expectations(), is.propagationTimeout())
 	stop()
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	stop = timings.Start(StepValidation)
-	defer stop()
-	return is.validate(ctx, pending, plan)
+	err = is.validate(ctx, pending, plan)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- cleanup() }()
+	return func() error { return <-done }, nil
 }
 
 func (is *Issuer) propagationTimeout() time.Duration {

@@ -257,19 +257,21 @@ func runIssue(cctx *cli.Context, streams Streams) error {
 	timings := issuer.NewTimings()
 	meta, res, stats, err := s.obtain(ctx, opts.req, timings)
 	out := newCertResult(opts.req, timings, stats)
-	if err != nil {
+	if err != nil && meta.Name == "" {
 		out.fail(err)
 		logger.Error("issuance failed", slog.String("certificate", opts.req.certName),
 			slog.Any("error", err), slog.String("steps", formatSteps(timings.Steps())))
 		return printResult(streams, opts.order.json, out, err)
 	}
+	// The certificate is stored; err can still report records that could
+	// not be removed.
 	out.succeed(store, meta, res)
-	hookErr := runDeployHook(ctx, opts.order.deployHook, store, meta, logger)
-	if hookErr != nil {
-		out.fail(hookErr)
+	err = errors.Join(err, runDeployHook(ctx, opts.order.deployHook, store, meta, logger))
+	if err != nil {
+		out.fail(err)
 		out.OK = true
 	}
-	return printResult(streams, opts.order.json, out, hookErr)
+	return printResult(streams, opts.order.json, out, err)
 }
 
 // openStore opens the storage directory, reporting a bad one as input to fix.

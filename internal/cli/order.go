@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -350,9 +351,12 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 		PreferredChain: req.preferredChain,
 	}, timings)
 	stats = obtainStats{dnsQueries: dnsClient.Queries(), providerCalls: publisher.Calls()}
-	if err != nil {
+	var cleanupErr *issuer.CleanupError
+	if err != nil && (res == nil || !errors.As(err, &cleanupErr)) {
 		return storage.Metadata{}, nil, stats, s.withRetryTime(err)
 	}
+	// From here on the certificate is issued: it is stored even when its
+	// records could not be removed, and that failure is reported after.
 
 	stop := timings.Start(issuer.StepStore)
 	meta, err := issuer.Save(s.store, req.certName, res, key, issuer.SaveOptions{
@@ -369,6 +373,10 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 	stop()
 	if err != nil {
 		return storage.Metadata{}, nil, stats, err
+	}
+	if cleanupErr != nil {
+		logger.Error("certificate stored, but its challenge records could not be removed", slog.Any("error", cleanupErr))
+		return meta, res, stats, cleanupErr
 	}
 	return meta, res, stats, nil
 }

@@ -275,23 +275,27 @@ func (r *renewer) renewOne(ctx context.Context, meta storage.Metadata) (*certRes
 	}
 	res := newCertResult(req, timings, stats)
 	res.Reason = decision.Reason
-	if err != nil {
+	if err != nil && newMeta.Name == "" {
 		res.fail(err)
 		logger.Error("renewal failed; the current certificate stays in place", slog.Any("error", err),
 			slog.String("steps", formatSteps(timings.Steps())))
 		return res, err
 	}
+	// The new certificate is stored; err can still report records that
+	// could not be removed.
 	res.succeed(r.store, newMeta, result)
 	res.Status = "renewed"
 	if !r.order.json {
 		writeSummary(r.streams.Stdout, res)
 	}
-	if err := runDeployHook(ctx, r.order.deployHook, r.store, newMeta, logger); err != nil {
-		res.Error, res.ExitCode = err.Error(), ExitCode(err)
-		logger.Error("deploy hook failed", slog.Any("error", err))
-		return res, err
+	if hookErr := runDeployHook(ctx, r.order.deployHook, r.store, newMeta, logger); hookErr != nil {
+		logger.Error("deploy hook failed", slog.Any("error", hookErr))
+		err = errors.Join(err, hookErr)
 	}
-	return res, nil
+	if err != nil {
+		res.Error, res.ExitCode = err.Error(), ExitCode(err)
+	}
+	return res, err
 }
 
 // requestFor repeats the stored order, with command line flags taking
