@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,30 +29,41 @@ func providersCommand(streams Streams) *cli.Command {
 		Action: func(cctx *cli.Context) error {
 			w := streams.Stdout
 			for _, info := range providers.All() {
-				fmt.Fprintf(w, "%s: %s\n", info.Name, info.Usage)
-				for _, v := range info.Vars {
-					need := "optional"
-					if v.Required {
-						need = "required"
-					}
-					names := v.Name
-					if len(v.Aliases) > 0 {
-						names += " (or " + strings.Join(v.Aliases, ", ") + ")"
-					}
-					fmt.Fprintf(w, "  %-28s %s. %s", names, need, v.Usage)
-					if v.Secret {
-						fmt.Fprintf(w, " Also read from the file named by %s_FILE.", v.Name)
-					}
-					fmt.Fprintln(w)
-				}
-				if info.Example != "" {
-					fmt.Fprintf(w, "  example: %s\n", info.Example)
-				}
-				fmt.Fprintln(w)
+				writeProviderHelp(w, info)
 			}
 			return nil
 		},
 	}
+}
+
+// writeProviderHelp prints one provider: its use, each variable with
+// whether it is required or secret and what it sets, and an example.
+func writeProviderHelp(w io.Writer, info providers.Info) {
+	fmt.Fprintf(w, "%s: %s\n", info.Name, info.Usage)
+	for _, v := range info.Vars {
+		names := v.Name
+		if len(v.Aliases) > 0 {
+			names += " (or " + strings.Join(v.Aliases, ", ") + ")"
+		}
+		var marks []string
+		if v.Required {
+			marks = append(marks, "required")
+		} else {
+			marks = append(marks, "optional")
+		}
+		if v.Secret {
+			marks = append(marks, "secret, or a file named by "+v.Name+"_FILE")
+		}
+		fmt.Fprintf(w, "  %s [%s]\n      %s\n", names, strings.Join(marks, "; "), v.Usage)
+	}
+	if info.Example != "" {
+		lines := strings.Split(info.Example, "\n")
+		fmt.Fprintf(w, "  example: %s\n", lines[0])
+		for _, line := range lines[1:] {
+			fmt.Fprintf(w, "           %s\n", line)
+		}
+	}
+	fmt.Fprintln(w)
 }
 
 func cleanupCommand(streams Streams) *cli.Command {
