@@ -17,12 +17,13 @@ func TestProvidersCommandListsVariables(t *testing.T) {
 			t.Errorf("provider %s not listed", info.Name)
 		}
 		for _, v := range info.Vars {
-			want := v.Name
-			if v.Required {
-				want = v.Name + " [required"
+			line := lineWith(res.stdout, "  "+v.Name+" ")
+			if line == "" {
+				t.Errorf("%s: variable %s missing", info.Name, v.Name)
+				continue
 			}
-			if !strings.Contains(res.stdout, want) {
-				t.Errorf("%s: %q missing", info.Name, want)
+			if v.Required != strings.Contains(line, "[required") {
+				t.Errorf("%s: line %q does not mark required = %v", info.Name, line, v.Required)
 			}
 		}
 	}
@@ -31,4 +32,13 @@ func TestProvidersCommandListsVariables(t *testing.T) {
 			t.Errorf("provider %s is not registered", name)
 		}
 	}
+}
+
+func lineWith(text, prefix string) string {
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, prefix) {
+			return line
+		}
+	}
+	return ""
 }
