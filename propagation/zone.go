@@ -31,7 +31,7 @@ type Zone struct {
 	Nameservers []Nameserver
 }
 
-// Target is where a challenge record must be published.
+// Target is the final owner name and zone of a challenge record.
 type Target struct {
 	Name  string   // final owner name after following CNAMEs, lower case, trailing dot
 	Zone  Zone     // zone that holds Name
@@ -42,10 +42,10 @@ type Target struct {
 // from name on the authoritative servers, with loop and depth limits, and
 // returns the final name and its zone.
 //
-// The enclosing zone is found by an SOA walk through the bootstrap resolvers
-// that starts at the parent of each name, never at the name itself, so the
-// challenge name never enters a shared resolver's negative cache before it
-// is published (RFC 2308). From there, referrals are followed downwards on
+// The enclosing zone is found by an SOA walk through the bootstrap resolvers.
+// The walk starts at the parent of each name, never at the name itself, so
+// the challenge name never enters a shared resolver's negative cache before
+// it is published (RFC 2308). From there, referrals are followed downwards on
 // the authoritative servers, so a delegated _acme-challenge or acme-dns zone
 // is found too.
 func (c *Client) Resolve(ctx context.Context, name string) (Target, error) {
@@ -205,7 +205,7 @@ func (c *Client) completeDelegation(ctx context.Context, child Zone, r *dns.Msg)
 }
 
 // addApexNameservers adds the NS names that the zone's own servers list at
-// the apex; the parent's delegation and the child's apex may differ, and a
+// the apex. The parent's delegation and the child's apex may differ, and a
 // CA's resolver can use either.
 func (c *Client) addApexNameservers(ctx context.Context, zone *Zone) {
 	r, err := c.askZone(ctx, *zone, zone.Name, dns.TypeNS)
