@@ -61,6 +61,9 @@ type Client struct {
 	resolversOnce sync.Once
 	resolvers     []string
 	resolversErr  error
+
+	ipv6Once sync.Once
+	ipv6     bool
 }
 
 // Queries returns the number of DNS queries sent so far, counting a TCP
@@ -97,11 +100,20 @@ func (c *Client) udpSize() uint16 {
 	return c.UDPSize
 }
 
+// useIPv6 decides once whether IPv6 addresses of nameservers are queried,
+// and logs when they are not, since the CA may still reach them that way.
 func (c *Client) useIPv6() bool {
-	if c.UseIPv6 != nil {
-		return *c.UseIPv6
-	}
-	return hostHasGlobalIPv6()
+	c.ipv6Once.Do(func() {
+		if c.UseIPv6 != nil {
+			c.ipv6 = *c.UseIPv6
+		} else {
+			c.ipv6 = hostHasGlobalIPv6()
+		}
+		if !c.ipv6 {
+			c.logger().Info("this host has no global IPv6 address, so only the IPv4 addresses of nameservers are checked")
+		}
+	})
+	return c.ipv6
 }
 
 // serverAddr returns "ip:port" for an authoritative nameserver address.
