@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults for the zero values of Client's fields.
@@ -64,6 +65,10 @@ type Client struct {
 
 	ipv6Once sync.Once
 	ipv6     bool
+
+	zonesMu     sync.Mutex
+	zones       map[string]Zone // by apex; see Nameservers
+	zoneLookups singleflight.Group
 }
 
 // Queries returns the number of DNS queries sent so far, counting a TCP

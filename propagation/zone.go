@@ -170,8 +170,37 @@ func (c *Client) enclosingZone(ctx context.Context, name string) (string, error)
 // bootstrap resolvers and the zone's own servers return, and every
 // address of those names. The SOA MNAME is ignored unless it is in that set,
 // because a hidden primary is not what the CA asks.
+//
+// Results are kept for the life of the Client, so a certificate with many
+// names in one zone looks the zone up once.
 func (c *Client) Nameservers(ctx context.Context, apex string) (Zone, error) {
 	apex = canonical(apex)
+	c.zonesMu.Lock()
+	zone, ok := c.zones[apex]
+	c.zonesMu.Unlock()
+	if ok {
+		return zone, nil
+	}
+	v, err, _ := c.zoneLookups.Do(apex, func() (any, error) {
+		zone, err := c.lookupNameservers(ctx, apex)
+		if err != nil {
+			return Zone{}, err
+		}
+		c.zonesMu.Lock()
+		if c.zones == nil {
+			c.zones = make(map[string]Zone)
+		}
+		c.zones[apex] = zone
+		c.zonesMu.Unlock()
+		return zone, nil
+	})
+	if err != nil {
+		return Zone{}, err
+	}
+	return v.(Zone), nil
+}
+
+func (c *Client) lookupNameservers(ctx context.Context, apex string) (Zone, error) {
 	r, err := c.recursive(ctx, apex, dns.TypeNS)
 	if err != nil {
 		return Zone{}, err

@@ -261,7 +261,10 @@ func (res *resolution) exchange(ctx context.Context, server, name string, qtype 
 	query.SetEdns0(ednsUDPSize, false)
 
 	resp, err := res.r.send(ctx, "udp", server, query)
-	if err == nil && resp.Truncated {
+	// A lost UDP datagram is repeated over TCP, as real resolvers retry:
+	// bursts of parallel lookups can overflow a socket's receive buffer on
+	// loopback, and one lost packet must not fail a whole resolution.
+	if (err == nil && resp.Truncated) || (err != nil && ctx.Err() == nil) {
 		resp, err = res.r.send(ctx, "tcp", server, query)
 	}
 	if err != nil {
