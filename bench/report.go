@@ -479,9 +479,9 @@ func writeMethod(b *strings.Builder) {
   resolution, which turns the 1 s wait into a random 0 to 1 s. The benchmark rewrites the date form to
   "1" so every run waits the same.
 - Pebble resolves through a resolver of the benchmark that retries the root and each zone's other
-  nameserver after 250 ms. The test bed's own resolver queries its one root server once and returns
-  SERVFAIL when that UDP datagram is lost, which happened in 100-name orders, where Pebble starts 3 lookups per
-  name at once.
+  nameserver after 250 ms. In 100-name orders Pebble starts 3 lookups per name at once, and the kernel
+  drops some of those UDP datagrams on full receive buffers; the test bed's own resolver would repeat
+  them over TCP only after its one-second timeout, which would add noise to the times.
 - Every order, measured or not, has zones of its own (such as ` + "`san100-d3.test.`" + `), so no run finds
   records or authorizations of another, and the floor client need not remove its records.
 - Account: one warm-up ` + "`dnscert issue`" + ` per test bed registers the account. Each later run, dnscert or
