@@ -94,3 +94,18 @@ func TestIssueInvalidAuthorizationReported(t *testing.T) {
 	}
 	assertNoChallengeRecords(t, bed)
 }
+
+// A CA that takes seconds to validate is polled, honouring Retry-After,
+// until the authorizations are final.
+func TestIssueSlowValidation(t *testing.T) {
+	bed := startBed(t, testbed.Options{Pebble: testbed.PebbleOptions{ValidationSleep: 3}})
+	res := run(t, append(bed.IssueArgs(t.TempDir(), "example.test", "*.example.test", "www.example.test"), "--json")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	out := parseJSON(t, res.stdout)
+	if !out.OK {
+		t.Fatalf("ok = false: %s", out.Error)
+	}
+	assertNoChallengeRecords(t, bed)
+}
