@@ -68,6 +68,9 @@ func NormalizeName(name string) (string, error) {
 		wildcard = true
 		base = name[2:]
 	}
+	if len(base) > 253 {
+		return "", &NameError{Name: raw, Reason: fmt.Sprintf("the name is %d characters long; a domain name holds at most 253", len(base))}
+	}
 	if slices.Contains(strings.Split(base, "."), "") {
 		return "", &NameError{Name: raw, Reason: "the name has an empty label (two dots in a row, or a leading dot)"}
 	}
@@ -87,6 +90,10 @@ func NormalizeName(name string) (string, error) {
 	}
 	if !strings.Contains(ascii, ".") {
 		return "", &NameError{Name: raw, Reason: "a certificate name needs at least two labels, as in example.com"}
+	}
+	labels := strings.Split(ascii, ".")
+	if tld := labels[len(labels)-1]; strings.Trim(tld, "0123456789") == "" {
+		return "", &NameError{Name: raw, Reason: fmt.Sprintf("the top-level label %q is all digits, which no public domain has; check the name", tld)}
 	}
 	if _, err := netip.ParseAddr(ascii); err == nil {
 		return "", &NameError{Name: raw, Reason: "IP addresses cannot be validated by the dns-01 challenge; request a DNS name instead"}

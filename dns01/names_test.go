@@ -57,6 +57,9 @@ func TestNormalizeNameInvalid(t *testing.T) {
 		{in: "under_score.example.com", message: "letters, digits and hyphens"},
 		{in: "-lead.example.com", message: "letters, digits and hyphens"},
 		{in: "sp ace.example.com", message: "letters, digits and hyphens"},
+		{in: "example.123", message: "top-level label"},
+		{in: "0x7f.1", message: "top-level label"},
+		{in: strings.Repeat("abcdefgh.", 30) + "com", message: "at most 253"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
