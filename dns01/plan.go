@@ -91,23 +91,47 @@ func (pl *Planner) logger() *slog.Logger {
 	return pl.Logger
 }
 
-// Plan resolves every challenge name (CNAMEs included) and finds its zone.
-// Challenges sharing a name, such as an apex and its wildcard, become
-// records with the same name and different values.
+// Plan resolves every challenge name (CNAMEs included), finds its zone and
+// returns the records for the challenges. It is Locate followed by
+// Targets.Plan.
 func (pl *Planner) Plan(ctx context.Context, challenges []Challenge) (*Plan, error) {
-	logger := pl.logger()
-	type target struct {
-		provider string
-		result   propagation.Target
+	domains := make([]string, 0, len(challenges))
+	for _, ch := range challenges {
+		domains = append(domains, ch.Domain)
 	}
+	targets, err := pl.Locate(ctx, domains)
+	if err != nil {
+		return nil, err
+	}
+	return targets.Plan(challenges)
+}
+
+// target is where the record of one challenge name goes.
+type target struct {
+	provider string
+	result   propagation.Target
+}
+
+// Targets are the located challenge names of a certificate's domains.
+type Targets struct {
+	byName map[string]*target
+	zones  map[string]propagation.Zone
+}
+
+// Locate resolves the challenge name of every domain (CNAMEs included) and
+// finds the zone and nameservers of each record, without needing the
+// record values. Running it before the ACME order is created means a DNS
+// setup that cannot work fails before the CA hands out authorizations.
+func (pl *Planner) Locate(ctx context.Context, domains []string) (*Targets, error) {
+	logger := pl.logger()
 	byName := make(map[string]*target)
 	var order []string
-	for _, ch := range challenges {
-		name := ChallengeName(ch.Domain)
-		provider := pl.ProviderFor(ch.Domain)
+	for _, domain := range domains {
+		name := ChallengeName(domain)
+		provider := pl.ProviderFor(domain)
 		if t, ok := byName[name]; ok {
 			if t.provider != provider {
-				return nil, fmt.Errorf("%s and another name share the record %s but are assigned different providers (%s and %s); assign them the same provider", ch.Domain, name, t.provider, provider)
+				return nil, fmt.Errorf("%s and another name share the record %s but are assigned different providers (%s and %s); assign them the same provider", domain, name, t.provider, provider)
 			}
 			continue
 		}
@@ -136,23 +160,8 @@ func (pl *Planner) Plan(ctx context.Context, challenges []Challenge) (*Plan, err
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-
-	plan := &Plan{zones: zones}
-	for _, ch := range challenges {
-		name := ChallengeName(ch.Domain)
+	for _, name := range order {
 		t := byName[name]
-		rec := Record{
-			Provider:  t.provider,
-			Zone:      t.result.Zone.Name,
-			Name:      t.result.Name,
-			Value:     ch.Value,
-			Challenge: name,
-		}
-		if !slices.Contains(plan.Records, rec) {
-			plan.Records = append(plan.Records, rec)
-		}
-	}
-	for name, t := range byName {
 		attrs := []slog.Attr{
 			slog.String("challenge", name), slog.String("zone", t.result.Zone.Name),
 			slog.String("provider", t.provider), slog.String("nameservers", nameserverList(t.result.Zone)),
@@ -161,6 +170,31 @@ func (pl *Planner) Plan(ctx context.Context, challenges []Challenge) (*Plan, err
 			attrs = append(attrs, slog.String("cname_chain", strings.Join(t.result.Chain, " -> ")))
 		}
 		logger.LogAttrs(ctx, slog.LevelInfo, "planned challenge record", attrs...)
+	}
+	return &Targets{byName: byName, zones: zones}, nil
+}
+
+// Plan returns the records of the challenges. Challenges sharing a name,
+// such as an apex and its wildcard, become records with the same name and
+// different values. Every challenge's domain must have been located.
+func (t *Targets) Plan(challenges []Challenge) (*Plan, error) {
+	plan := &Plan{zones: t.zones}
+	for _, ch := range challenges {
+		name := ChallengeName(ch.Domain)
+		tg, ok := t.byName[name]
+		if !ok {
+			return nil, fmt.Errorf("the CA asked for a challenge at %s, which is not among the requested names", name)
+		}
+		rec := Record{
+			Provider:  tg.provider,
+			Zone:      tg.result.Zone.Name,
+			Name:      tg.result.Name,
+			Value:     ch.Value,
+			Challenge: name,
+		}
+		if !slices.Contains(plan.Records, rec) {
+			plan.Records = append(plan.Records, rec)
+		}
 	}
 	return plan, nil
 }
@@ -177,10 +211,15 @@ func (pl *Planner) locate(ctx context.Context, name, provider string) (propagati
 			final = res.Name
 		}
 		if !dns.IsSubDomain(zone, final) {
-			return propagation.Target{}, fmt.Errorf("the record %s is not inside the zone %s given by --zone; drop --zone or give the zone that holds it", final, zone)
+			return propagation.Target{}, &ZoneOptionError{Zone: zone, Msg: fmt.Sprintf("the record %s is not inside it; drop --zone or give the zone that holds the record", final)}
 		}
 		if err == nil && res.Zone.Name == zone {
 			return res, nil
+		}
+		if err == nil && dns.IsSubDomain(zone, res.Zone.Name) {
+			// Records written into the parent of a delegated zone are
+			// never served: resolvers follow the delegation.
+			return propagation.Target{}, &ZoneOptionError{Zone: zone, Msg: fmt.Sprintf("the record %s belongs to the zone %s, which is delegated below it, so a record written to %s would never be served; drop --zone", final, res.Zone.Name, zone)}
 		}
 		z, zerr := pl.DNS.Nameservers(ctx, zone)
 		if zerr != nil {
@@ -202,6 +241,17 @@ func (pl *Planner) locate(ctx context.Context, name, provider string) (propagati
 		return propagation.Target{}, errors.Join(err, zerr)
 	}
 	return propagation.Target{Name: name, Zone: z}, nil
+}
+
+// ZoneOptionError reports a --zone setting that cannot hold a record. It is
+// found before any change is made, so the fix is to the command line.
+type ZoneOptionError struct {
+	Zone string
+	Msg  string
+}
+
+func (e *ZoneOptionError) Error() string {
+	return fmt.Sprintf("invalid --zone %s: %s", e.Zone, e.Msg)
 }
 
 // zoneFromProvider picks the longest zone of the provider's list that

@@ -75,11 +75,40 @@ func (p *Publisher) Publish(ctx context.Context, plan *Plan) error {
 	if err == nil {
 		return nil
 	}
-	p.logger().LogAttrs(ctx, slog.LevelWarn, "publishing failed, removing the records added so far", slog.Any("error", err))
-	if cerr := p.Cleanup(ctx, plan.Records); cerr != nil {
+
+	// Roll back every group that may have changed its zone. A group whose
+	// provider reported its zone unchanged has nothing to remove, and is
+	// dropped from the journal so later runs do not try again.
+	var rollback, unchanged []Record
+	for i, g := range groups {
+		var u zoneUnchanged
+		if errs[i] != nil && errors.As(errs[i], &u) && u.ZoneUnchanged() {
+			unchanged = append(unchanged, g.Records...)
+			continue
+		}
+		rollback = append(rollback, g.Records...)
+	}
+	if len(unchanged) > 0 {
+		if jerr := p.Journal.Remove(unchanged); jerr != nil {
+			err = errors.Join(err, jerr)
+		}
+	}
+	if len(rollback) == 0 {
+		return err
+	}
+	p.logger().LogAttrs(ctx, slog.LevelWarn, "publishing failed, removing the records added so far",
+		slog.Int("records", len(rollback)))
+	if cerr := p.Cleanup(ctx, rollback); cerr != nil {
 		return errors.Join(err, fmt.Errorf("rolling back: %w", cerr))
 	}
 	return err
+}
+
+// zoneUnchanged is implemented by provider errors after which the zone is
+// known to be as it was, such as an RFC 2136 update that the server
+// rejected: a server applies an update message as a whole or not at all.
+type zoneUnchanged interface {
+	ZoneUnchanged() bool
 }
 
 func (p *Publisher) append(ctx context.Context, g Group) error {

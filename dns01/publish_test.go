@@ -106,10 +106,34 @@ func TestPublishRollsBackOnFailure(t *testing.T) {
 	if got := values(good, "_acme-challenge.good.test."); len(got) != 0 {
 		t.Errorf("the good zone still serves %v after the rollback", got)
 	}
-	// The bad zone's value stays in the journal for a later cleanup.
+	// The server refused the update, so the bad zone is unchanged and
+	// nothing is left for a later cleanup.
+	if left := pub.Journal.Records(); len(left) != 0 {
+		t.Errorf("journal lists %+v, want nothing", left)
+	}
+}
+
+// When a zone's update got no answer, it may or may not have been applied:
+// its values stay in the journal for a later cleanup.
+func TestPublishKeepsUnknownOutcomeInJournal(t *testing.T) {
+	good := server(t, "good.test.")
+	silent := server(t, "silent.test.")
+	silent.SetFaults(dnstest.Faults{Drop: true})
+	pub := publisher(t, map[string]*dnstest.Server{"good": good, "silent": silent})
+	pub.Providers["silent"] = &rfc2136.Provider{Nameserver: silent.Addr(), Timeout: 100 * time.Millisecond}
+	p := plan(
+		dns01.Record{Provider: "good", Zone: "good.test.", Name: "_acme-challenge.good.test.", Value: "v1"},
+		dns01.Record{Provider: "silent", Zone: "silent.test.", Name: "_acme-challenge.silent.test.", Value: "v2"},
+	)
+	if err := pub.Publish(t.Context(), p); err == nil {
+		t.Fatal("publish to a silent server succeeded")
+	}
+	if got := values(good, "_acme-challenge.good.test."); len(got) != 0 {
+		t.Errorf("the good zone still serves %v after the rollback", got)
+	}
 	left := pub.Journal.Records()
-	if len(left) != 1 || left[0].Zone != "bad.test." {
-		t.Errorf("journal lists %+v, want only the bad zone's record", left)
+	if len(left) != 1 || left[0].Zone != "silent.test." {
+		t.Errorf("journal lists %+v, want only the silent zone's record", left)
 	}
 }
 

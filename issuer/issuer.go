@@ -97,7 +97,16 @@ func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (re
 	}
 	logger := is.logger()
 
-	stop := timings.Start(StepOrder)
+	// Finding every record's zone and nameservers comes first: a DNS setup
+	// that cannot work then fails before the CA creates authorizations.
+	stop := timings.Start(StepPlan)
+	targets, err := is.Planner.Locate(ctx, req.Names)
+	stop()
+	if err != nil {
+		return nil, &PlanError{Err: err}
+	}
+
+	stop = timings.Start(StepOrder)
 	order, err := is.Client.NewOrder(ctx, is.Account, newOrder(req))
 	stop()
 	if err != nil {
@@ -117,7 +126,7 @@ func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (re
 
 	if len(pending) > 0 {
 		var waitCleanup func() error
-		waitCleanup, err = is.solve(ctx, pending, timings)
+		waitCleanup, err = is.solve(ctx, pending, targets, timings)
 		if err != nil {
 			is.deactivate(ctx, order.Authorizations)
 			return nil, err
@@ -155,7 +164,7 @@ func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (re
 		return nil, err
 	}
 	logger.LogAttrs(ctx, slog.LevelInfo, "certificate issued",
-		slog.String("certificate", chosen.URL), slog.Int("chains", len(chains)))
+		slog.String("url", chosen.URL), slog.Int("chains", len(chains)))
 	return &Result{
 		Names:       req.Names,
 		ChainPEM:    chosen.ChainPEM,
@@ -231,20 +240,18 @@ func (is *Issuer) pendingChallenges(ctx context.Context, order acme.Order) ([]pe
 // are removed in the background, because the authorizations are final and
 // a slow provider (Route 53 waits until its servers are in sync) must not
 // hold up finalization; the returned function waits for that removal.
-func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, timings *Timings) (waitCleanup func() error, err error) {
+func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, targets *dns01.Targets, timings *Timings) (waitCleanup func() error, err error) {
 	challenges := make([]dns01.Challenge, 0, len(pending))
 	for _, p := range pending {
 		challenges = append(challenges, dns01.Challenge{Domain: p.domain, Value: p.value})
 	}
 
-	stop := timings.Start(StepPlan)
-	plan, err := is.Planner.Plan(ctx, challenges)
-	stop()
+	plan, err := targets.Plan(challenges)
 	if err != nil {
 		return nil, &PlanError{Err: err}
 	}
 
-	stop = timings.Start(StepPublish)
+	stop := timings.Start(StepPublish)
 	err = is.Publisher.Publish(ctx, plan)
 	stop()
 	if err != nil {

@@ -9,9 +9,9 @@ import (
 // Step names, in the order a run passes through them.
 const (
 	StepAccount        = "account"
+	StepPlan           = "plan"
 	StepOrder          = "order"
 	StepAuthorizations = "authorizations"
-	StepPlan           = "plan"
 	StepPublish        = "publish"
 	StepPropagation    = "propagation"
 	StepValidation     = "validation"

@@ -86,3 +86,10 @@ func (s settings) hint(op operation, rcode, tsigError int) string {
 func (e *ResponseError) CredentialsRejected() bool {
 	return e.TSIGError == dns.RcodeBadSig || e.TSIGError == dns.RcodeBadKey || e.Rcode == dns.RcodeNotAuth
 }
+
+// ZoneUnchanged reports whether the zone is known to be as it was before
+// the request: a server that answers an update with an error RCODE has
+// applied none of it (RFC 2136 section 3.4).
+func (e *ResponseError) ZoneUnchanged() bool {
+	return e.Operation == string(opUpdate)
+}
