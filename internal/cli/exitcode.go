@@ -49,13 +49,14 @@ func ExitCode(err error) int {
 		locked   *lockedError
 		hook     *hookError
 		unusable *issuer.AccountUnusableError
+		zoneOpt  *dns01.ZoneOptionError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &usage), errors.As(err, &unusable):
+	case errors.As(err, &usage), errors.As(err, &unusable), errors.As(err, &zoneOpt):
 		return ExitUsage
 	case errors.As(err, &locked):
 		return ExitLocked
