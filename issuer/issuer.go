@@ -46,8 +46,8 @@ type Issuer struct {
 	Logger *slog.Logger
 }
 
-// Request is what to order. Names must already be normalized (see
-// dns01.NormalizeNames).
+// Request is the certificate to order. Names must already be normalized
+// (see dns01.NormalizeNames).
 type Request struct {
 	Names          []string
 	Key            crypto.Signer // key of the new certificate; nil when CSR is set
@@ -70,8 +70,8 @@ type Result struct {
 	RenewalInfo *acme.RenewalInfo
 }
 
-// pendingChallenge is a dns-01 challenge to answer and the authorization it
-// belongs to.
+// pendingChallenge is a dns-01 challenge to respond to and the
+// authorization it belongs to.
 type pendingChallenge struct {
 	authz     acme.Authorization
 	challenge acme.Challenge
@@ -87,7 +87,7 @@ func (is *Issuer) logger() *slog.Logger {
 }
 
 // Obtain creates the order, publishes and checks every challenge record,
-// answers all challenges at once, finalizes the order and downloads the
+// responds to all challenges at once, finalizes the order and downloads the
 // chain. The records it published are removed whatever happens, including
 // when ctx is cancelled, and pending authorizations are deactivated when the
 // run fails. Timings are filled in as steps complete, also on failure.
@@ -235,7 +235,7 @@ func (is *Issuer) pendingChallenges(ctx context.Context, order acme.Order) ([]pe
 	return out, nil
 }
 
-// solve publishes, waits, answers and polls every challenge. When it fails,
+// solve publishes, waits for, responds to and polls every challenge. When it fails,
 // it removes the records before returning. When it succeeds, the records
 // are removed in the background, because the authorizations are final and
 // a slow provider (Route 53 waits until its servers are in sync) must not
@@ -319,7 +319,7 @@ func (is *Issuer) validate(ctx context.Context, pending []pendingChallenge, plan
 
 func (is *Issuer) validateOne(ctx context.Context, p pendingChallenge, plan *dns01.Plan) error {
 	if _, err := is.Client.InitiateChallenge(ctx, is.Account, p.challenge); err != nil {
-		return &CAError{Op: "answering the challenge for " + p.domain, Err: err}
+		return &CAError{Op: "responding to the challenge for " + p.domain, Err: err}
 	}
 	authz, err := is.Client.PollAuthorization(ctx, is.Account, p.authz)
 	if err == nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/dnscert/dnscert/storage"
 )
 
-// RenewalPolicy says when a stored certificate is due.
+// RenewalPolicy is the rule that decides when a stored certificate is due.
 type RenewalPolicy struct {
 	// Days, when positive, renews once fewer than that many days of
 	// validity remain, without asking the CA.
