@@ -36,11 +36,11 @@ type Decision struct {
 	Replaces string
 }
 
-// DecideRenewal checks whether the certificate in meta/leaf is due. It asks
-// the CA's renewal information (RFC 9773) first and renews at a random
-// instant inside the suggested window, keeping the instant chosen before
-// while the window is unchanged. Without ARI, or when ARI fails, it renews
-// once a third of the lifetime remains.
+// DecideRenewal checks whether the certificate in meta/leaf is due. It
+// fetches the CA's renewal information (RFC 9773) first and marks the
+// certificate due from a random instant inside the suggested window, kept
+// while the window is unchanged. Without ARI, or when ARI fails, the
+// certificate is due once a third of its lifetime remains.
 func DecideRenewal(ctx context.Context, client *acme.Client, meta storage.Metadata, leaf *x509.Certificate, policy RenewalPolicy, logger *slog.Logger) Decision {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
