@@ -24,8 +24,8 @@ import (
 // Each journal is two files in one directory: ID.json with the records,
 // rewritten atomically, and ID.lock, which the owning process holds with
 // flock(2) for as long as it runs. The kernel releases that lock when the
-// process dies, which is how a later run tells a crashed run's journal from
-// a live one.
+// process dies, which is how a later run distinguishes a crashed run's
+// journal from a live one.
 type Journal struct {
 	dir     string
 	id      string
@@ -86,7 +86,7 @@ func (j *Journal) Add(records []Record) error {
 	return j.writeLocked()
 }
 
-// Remove forgets values that have been deleted from DNS.
+// Remove drops values that have been deleted from DNS.
 func (j *Journal) Remove(records []Record) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()

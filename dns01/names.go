@@ -69,7 +69,7 @@ func NormalizeName(name string) (string, error) {
 		base = name[2:]
 	}
 	if len(base) > 253 {
-		return "", &NameError{Name: raw, Reason: fmt.Sprintf("the name is %d characters long; a domain name holds at most 253", len(base))}
+		return "", &NameError{Name: raw, Reason: fmt.Sprintf("the name is %d characters long; a domain name has at most 253", len(base))}
 	}
 	if slices.Contains(strings.Split(base, "."), "") {
 		return "", &NameError{Name: raw, Reason: "the name has an empty label (two dots in a row, or a leading dot)"}

@@ -17,8 +17,8 @@ import (
 	"github.com/dnscert/dnscert/propagation"
 )
 
-// Provider is what dnscert needs of a DNS provider: adding values without
-// touching others, and deleting exact values.
+// Provider is the part of a DNS provider that dnscert uses: adding values
+// without touching others, and deleting exact values.
 type Provider interface {
 	libdns.RecordAppender
 	libdns.RecordDeleter
@@ -36,7 +36,7 @@ type Record struct {
 	Zone      string `json:"zone"`      // apex, lower case with trailing dot
 	Name      string `json:"name"`      // owner, lower case with trailing dot
 	Value     string `json:"value"`     // TXT value
-	Challenge string `json:"challenge"` // _acme-challenge name the record answers for
+	Challenge string `json:"challenge"` // _acme-challenge name the record is for
 }
 
 // Group is the set of records one provider call publishes.
@@ -46,8 +46,8 @@ type Group struct {
 	Records  []Record
 }
 
-// Plan says where each challenge value is published and which nameservers
-// must serve it.
+// Plan is the zone and owner name of each challenge value, with the
+// nameservers that must serve it.
 type Plan struct {
 	Records []Record
 	zones   map[string]propagation.Zone // by apex
@@ -106,7 +106,7 @@ func (pl *Planner) Plan(ctx context.Context, challenges []Challenge) (*Plan, err
 	return targets.Plan(challenges)
 }
 
-// target is where the record of one challenge name goes.
+// target is the provider and location of one challenge name's record.
 type target struct {
 	provider string
 	result   propagation.Target
