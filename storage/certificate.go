@@ -124,14 +124,18 @@ type Certificate struct {
 
 // Paths are the absolute paths of a certificate's files.
 type Paths struct {
-	Dir        string
-	Cert       string
-	Chain      string
-	FullChain  string
-	PrivateKey string
-	Metadata   string
+	Dir       string `json:"dir"`
+	Cert      string `json:"cert"`
+	Chain     string `json:"chain"`
+	FullChain string `json:"fullchain"`
+	// PrivateKey is left empty by callers for certificates whose key the
+	// user keeps (Meta.ExternalKey), and then omitted from JSON.
+	PrivateKey string `json:"privkey,omitempty"`
+	Metadata   string `json:"metadata"`
 	// Combined is written only for certificates saved with Meta.Combined.
-	Combined string
+	// Callers leave it empty for the others, and then it is omitted from
+	// JSON.
+	Combined string `json:"combined,omitempty"`
 }
 
 // CertificatePaths returns the paths of the files of the certificate name.

@@ -106,6 +106,35 @@ func Open(root string) (*Store, error) {
 	return s, nil
 }
 
+// OpenExisting returns a Store for reading the storage directory root. It
+// creates nothing and does not check that root is writable, so it serves
+// commands that only read, also on a read-only file system or for a user
+// who may only read the directory. A missing root is an empty store: its
+// listings are empty and loads return [ErrNotFound]. [Store.Warnings]
+// reports group- or world-writable directories as [Open] does.
+//
+// Methods that write, such as [Store.Lock] and [Store.SaveCertificate], fail
+// on a missing or read-only root.
+func OpenExisting(root string) (*Store, error) {
+	if root == "" {
+		return nil, errors.New("storage directory is empty; pass the directory that holds accounts and certificates")
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolve storage directory %q: %w", root, err)
+	}
+	info, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Store{root: abs}, nil
+	case err != nil:
+		return nil, fmt.Errorf("storage directory %s: %w; fix its permissions or choose another directory", abs, err)
+	case !info.IsDir():
+		return nil, fmt.Errorf("storage directory %s is not a directory; move the file away or choose another directory", abs)
+	}
+	return &Store{root: abs, warnings: permissionWarnings(abs, accountsDir, certificatesDir, locksDir)}, nil
+}
+
 // permissionWarnings describes every existing directory among root and its
 // named subdirectories that group or others may write to. Such a directory lets
 // other users replace keys and certificates.
