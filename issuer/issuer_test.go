@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -197,5 +198,49 @@ func TestMakeCSRLongFirstName(t *testing.T) {
 	}
 	if len(csr.DNSNames) != 2 {
 		t.Errorf("CSR names = %v", csr.DNSNames)
+	}
+}
+
+// A CA that never responds fails the attempt after AttemptTimeout.
+func TestRetryTransportAttemptTimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+	}))
+	defer srv.Close()
+	defer close(release)
+	client := &http.Client{Transport: &RetryTransport{AttemptTimeout: 200 * time.Millisecond}}
+	start := time.Now()
+	_, err := client.Get(srv.URL)
+	if err == nil {
+		t.Fatal("request to a silent server succeeded")
+	}
+	if took := time.Since(start); took > 2*time.Second {
+		t.Errorf("gave up after %s, want about 200ms", took)
+	}
+}
+
+// The wait for Retry-After does not count against AttemptTimeout, and the
+// limit stays in force while the body is read.
+func TestRetryTransportWaitOutsideAttemptTimeout(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("done"))
+	}))
+	defer srv.Close()
+	client := &http.Client{Transport: &RetryTransport{AttemptTimeout: 500 * time.Millisecond}}
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		t.Fatalf("request failed although each attempt was quick: %v", err)
+	}
+	defer resp.Body.Close()
+	body := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, body); err != nil || string(body) != "done" {
+		t.Errorf("body = %q, %v", body, err)
 	}
 }

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http"
@@ -28,7 +29,11 @@ type RetryTransport struct {
 	// MaxWait is the longest Retry-After honoured; zero means
 	// DefaultMaxRetryWait.
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// AttemptTimeout bounds each attempt, from sending the request to
+	// closing the response body, so that a CA that never responds fails the
+	// request; the waits between attempts do not count. Zero means no limit.
+	AttemptTimeout time.Duration
+	Logger         *slog.Logger
 
 	mu        sync.Mutex
 	lastRetry time.Time
@@ -53,7 +58,7 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		maxWait = DefaultMaxRetryWait
 	}
 	for attempt := 1; ; attempt++ {
-		resp, err := base.RoundTrip(req)
+		resp, err := t.attempt(base, req)
 		if err != nil || (resp.StatusCode != http.StatusServiceUnavailable && resp.StatusCode != http.StatusTooManyRequests) {
 			return resp, err
 		}
@@ -95,6 +100,34 @@ func (t *RetryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		req = next
 	}
+}
+
+// attempt sends req once within AttemptTimeout. The time limit stays in
+// force until the caller closes the response body.
+func (t *RetryTransport) attempt(base http.RoundTripper, req *http.Request) (*http.Response, error) {
+	if t.AttemptTimeout <= 0 {
+		return base.RoundTrip(req)
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), t.AttemptTimeout)
+	resp, err := base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose ends an attempt's context when its body is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
 }
 
 // retryAfter parses a Retry-After value: delay seconds or an HTTP date
