@@ -138,7 +138,7 @@ func TestSecondInterruptQuitsAtOnce(t *testing.T) {
 	// first signal waits for the provider's timeout.
 	f.bed.DNS.Primary.SetFaults(dnstest.Faults{Drop: true})
 	p.signal(syscall.SIGINT)
-	p.waitForText("dnscert: interrupt received")
+	p.waitForText("dnscert: SIGINT received")
 	waitFor(t, "the removal update at the primary", func() bool {
 		return slices.ContainsFunc(f.bed.DNS.Primary.Queries(), func(q dnstest.Query) bool {
 			return q.Opcode == dns.OpcodeUpdate && q.Rcode == dnstest.NoResponse

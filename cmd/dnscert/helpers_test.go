@@ -653,3 +653,14 @@ func waitClosed(t *testing.T, what string, ch <-chan struct{}, p *process) {
 		t.Fatalf("timed out after %s waiting for %s\nstderr:\n%s", stepLimit, what, p.log)
 	}
 }
+
+// signalName is the name dnscert prints for the signals it handles.
+func signalName(sig syscall.Signal) string {
+	switch sig {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}

@@ -27,7 +27,7 @@ func run() int {
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		sig := <-signals
-		fmt.Fprintf(os.Stderr, "dnscert: %s received, stopping and removing the records added (repeat to quit at once)\n", sig)
+		fmt.Fprintf(os.Stderr, "dnscert: %s received, stopping and removing the records added (repeat to quit at once)\n", signalName(sig))
 		cancel()
 		<-signals
 		fmt.Fprintln(os.Stderr, "dnscert: quitting; run dnscert cleanup to remove records left behind")
@@ -35,4 +35,16 @@ func run() int {
 	}()
 
 	return cli.Run(ctx, os.Args, cli.Streams{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}
+
+// signalName returns the conventional name of the signals dnscert handles,
+// such as SIGTERM, where os.Signal's String gives "terminated".
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
 }

@@ -148,7 +148,7 @@ func testSignalAtStep(t *testing.T, step signalStep, sig syscall.Signal) {
 	if status.ExitCode() != cli.ExitInterrupted {
 		t.Errorf("exit %s after %s, want code %d\nstderr:\n%s", describeStatus(status), sig, cli.ExitInterrupted, p.log)
 	}
-	acknowledged := func(l logLine) bool { return strings.HasPrefix(l.raw, "dnscert: "+sig.String()+" received") }
+	acknowledged := func(l logLine) bool { return strings.HasPrefix(l.raw, "dnscert: "+signalName(sig)+" received") }
 	if _, ok, _ := p.log.find(acknowledged); !ok {
 		t.Errorf("stderr does not acknowledge %s:\n%s", sig, p.log)
 	}

@@ -167,7 +167,7 @@ func parseAccountCAOptions(cctx *cli.Context, extra ...error) (*caOptions, error
 	ca, errs := parseCAOptions(cctx)
 	errs = append(errs, extra...)
 	if len(errs) > 0 {
-		return nil, &usageError{msg: errors.Join(errs...).Error()}
+		return nil, joinUsageErrors(errs)
 	}
 	return ca, nil
 }
@@ -203,6 +203,9 @@ func lockAccount(ctx context.Context, store *storage.Store, ca *caOptions) (func
 }
 
 func runAccountShow(cctx *cli.Context, streams Streams) error {
+	if err := checkNoArguments(cctx, ""); err != nil {
+		return err
+	}
 	ctx := cctx.Context
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
@@ -270,6 +273,9 @@ func recordAccountStatus(ctx context.Context, store *storage.Store, ca *caOption
 }
 
 func runAccountRegister(cctx *cli.Context, streams Streams) error {
+	if err := checkNoArguments(cctx, ""); err != nil {
+		return err
+	}
 	ctx := cctx.Context
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
@@ -333,6 +339,9 @@ func runAccountRegister(cctx *cli.Context, streams Streams) error {
 }
 
 func runAccountDeactivate(cctx *cli.Context, streams Streams) error {
+	if err := checkNoArguments(cctx, ""); err != nil {
+		return err
+	}
 	ctx := cctx.Context
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
@@ -395,11 +404,14 @@ type accountListOutput struct {
 }
 
 func runAccountList(cctx *cli.Context, streams Streams) error {
+	if err := checkNoArguments(cctx, ""); err != nil {
+		return err
+	}
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(commonString(cctx, flagPath), logger)
+	store, err := openStoreReadOnly(commonString(cctx, flagPath), logger)
 	if err != nil {
 		return err
 	}

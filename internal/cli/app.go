@@ -38,16 +38,41 @@ type Streams struct {
 // Run runs the command line in args (args[0] is the program name) and
 // returns the process exit code.
 func Run(ctx context.Context, args []string, streams Streams) int {
+	usage := &usageHandlers{streams: streams}
+	if len(args) > 0 {
+		usage.args = args[1:]
+	}
 	app := newApp(streams)
+	usage.install(app)
 	err := app.RunContext(ctx, args)
+	if err == nil {
+		err = usage.commandNotFound
+	}
 	if err == nil {
 		return ExitOK
 	}
 	code := ExitCode(err)
 	if !errors.Is(err, errReported) {
-		fmt.Fprintf(streams.Stderr, "dnscert: %v\n", err)
+		writeError(streams.Stderr, err)
 	}
 	return code
+}
+
+// writeError prints err with the program name before each of its lines,
+// once per distinct line.
+func writeError(w io.Writer, err error) {
+	var interrupted *interruptedError
+	if ExitCode(err) == ExitInterrupted && !errors.As(err, &interrupted) {
+		err = &interruptedError{err: err}
+	}
+	seen := make(map[string]bool)
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		fmt.Fprintf(w, "dnscert: %s\n", line)
+	}
 }
 
 // errReported marks an error already written out by the command itself.
@@ -90,7 +115,7 @@ func commonFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{
 			Name:    flagPath,
-			Usage:   "storage directory for accounts, certificates and journals",
+			Usage:   "storage directory for accounts, certificates and journals; default: /var/lib/dnscert for root, otherwise $XDG_DATA_HOME/dnscert or ~/.local/share/dnscert (./.dnscert when neither is set)",
 			EnvVars: envName(flagPath),
 			Value:   defaultStoragePath(),
 		},
@@ -158,7 +183,9 @@ func newLogger(cctx *cli.Context, w io.Writer) (*slog.Logger, error) {
 }
 
 // defaultStoragePath follows the usual places: /var/lib/dnscert for root,
-// otherwise the user's data directory.
+// otherwise the user's data directory, and .dnscert in the working
+// directory when neither XDG_DATA_HOME nor HOME is set. The --path usage
+// lists the same places.
 func defaultStoragePath() string {
 	if os.Geteuid() == 0 {
 		return "/var/lib/dnscert"

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -134,14 +136,17 @@ func parseCAOptions(cctx *cli.Context) (*caOptions, []error) {
 	if o.eabHMAC, err = secretValue(cctx.String(flagEABHMAC), "DNSCERT_EAB_HMAC_FILE"); err != nil {
 		errs = append(errs, err)
 	}
+	validHMAC := true
 	if o.eabHMAC != "" {
 		// acmez decodes the key as unpadded base64url; a bad key would
 		// otherwise fail only after the first requests.
 		if _, err := base64.RawURLEncoding.DecodeString(o.eabHMAC); err != nil {
+			validHMAC = false
 			errs = append(errs, fmt.Errorf("invalid --eab-hmac: %v; give the HMAC key exactly as your CA shows it, in base64url without padding", err))
 		}
 	}
-	if (o.eabKeyID == "") != (o.eabHMAC == "") {
+	// An invalid HMAC key has its own message, which is the one to act on.
+	if validHMAC && (o.eabKeyID == "") != (o.eabHMAC == "") {
 		errs = append(errs, errors.New("external account binding needs both --eab-kid and --eab-hmac (or DNSCERT_EAB_HMAC_FILE)"))
 	}
 	return o, errs
@@ -164,7 +169,8 @@ func secretValue(value, fileVar string) (string, error) {
 	return strings.TrimSpace(string(data)), nil
 }
 
-// directoryURL expands a --server shortcut and checks the URL.
+// directoryURL expands a --server shortcut and checks the URL. Error
+// messages show the URL without its password, if it has one.
 func directoryURL(server string) (string, bool, error) {
 	if d, ok := caShortcuts[strings.ToLower(server)]; ok {
 		return d.url, d.eab, nil
@@ -176,7 +182,15 @@ func directoryURL(server string) (string, bool, error) {
 	}
 	u, err := url.Parse(server)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return "", false, fmt.Errorf("invalid --server %q: give an ACME directory URL (https://...) or one of: %s", server, shortcutNames())
+		return "", false, fmt.Errorf("invalid --server %q: give an ACME directory URL (https://...) or one of: %s", redactURL(server, u), shortcutNames())
+	}
+	if u.User != nil {
+		return "", false, fmt.Errorf("invalid --server %q: credentials in the URL are not supported; ACME authenticates with the account key, so remove the user name and password from the URL", u.Redacted())
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "", false, fmt.Errorf("invalid --server %q: port %s is out of range; give a port from 1 to 65535", server, p)
+		}
 	}
 	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
 		return "", false, fmt.Errorf("invalid --server %q: ACME needs HTTPS except on loopback addresses", server)
@@ -184,8 +198,33 @@ func directoryURL(server string) (string, bool, error) {
 	return server, false, nil
 }
 
+// redactURL returns server with the password replaced by "xxxxx" when u,
+// its parse, has one, and server as it is otherwise.
+func redactURL(server string, u *url.URL) string {
+	if u == nil {
+		// An unparsable URL may still contain "user:password@".
+		if at := strings.LastIndex(server, "@"); at >= 0 {
+			if scheme := strings.Index(server, "://"); scheme >= 0 && scheme < at {
+				return server[:scheme+3] + "xxxxx" + server[at:]
+			}
+		}
+		return server
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	return server
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP
+// address. Host names other than localhost do not count, since DNS may
+// point a name such as 127.example.com anywhere.
 func isLoopbackHost(host string) bool {
-	return host == "localhost" || strings.HasPrefix(host, "127.") || host == "::1"
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // loadRoots returns the system roots plus the certificates in files.
@@ -209,10 +248,23 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
+// Time limits of the requests to the CA, so that a CA that accepts
+// connections but never responds fails the run instead of holding it. ACME
+// requests are small, and long operations are polled, so a minute per
+// attempt is generous. The waits for a short Retry-After between attempts
+// do not count against it.
+const (
+	acmeRequestTimeout        = 60 * time.Second
+	acmeResponseHeaderTimeout = 30 * time.Second
+	acmeTLSHandshakeTimeout   = 10 * time.Second
+)
+
 // newACMEClient builds the ACME client, trusting roots when given. Short
 // waits the CA asks for with Retry-After are honoured by the transport.
 func newACMEClient(directory string, roots *x509.CertPool, logger *slog.Logger) (*acme.Client, *issuer.RetryTransport) {
 	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.ResponseHeaderTimeout = acmeResponseHeaderTimeout
+	transport.TLSHandshakeTimeout = acmeTLSHandshakeTimeout
 	// Authorizations are fetched and polled in parallel, up to one request
 	// per name: keeping that many idle connections saves a TLS handshake per
 	// request on CAs that speak HTTP/1.1.
@@ -220,10 +272,10 @@ func newACMEClient(directory string, roots *x509.CertPool, logger *slog.Logger) 
 	if roots != nil {
 		transport.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	}
-	retry := &issuer.RetryTransport{Base: transport, Logger: logger}
+	retry := &issuer.RetryTransport{Base: transport, AttemptTimeout: acmeRequestTimeout, Logger: logger}
 	return &acme.Client{
 		Directory:   directory,
-		HTTPClient:  &http.Client{Transport: retry, Timeout: 5 * time.Minute},
+		HTTPClient:  &http.Client{Transport: retry},
 		UserAgent:   "dnscert/" + Version,
 		Logger:      logger.With(slog.String("component", "acme")),
 		PollTimeout: 10 * time.Minute,

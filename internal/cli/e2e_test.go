@@ -78,11 +78,12 @@ func (b *lockedBuffer) String() string {
 
 // jsonResult is the part of the --json output the tests read.
 type jsonResult struct {
-	OK    bool     `json:"ok"`
-	Names []string `json:"names"`
-	Files struct {
-		FullChain  string `json:"FullChain"`
-		PrivateKey string `json:"PrivateKey"`
+	OK     bool     `json:"ok"`
+	Status string   `json:"status"`
+	Names  []string `json:"names"`
+	Files  struct {
+		FullChain  string `json:"fullchain"`
+		PrivateKey string `json:"privkey"`
 	} `json:"files"`
 	Steps []struct {
 		Step    string  `json:"step"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/mholt/acmez/v3/acme"
 
@@ -17,7 +18,7 @@ import (
 const (
 	ExitOK          = 0
 	ExitFailure     = 1 // anything not covered below, such as storage errors
-	ExitUsage       = 2 // invalid flags, names or settings; nothing was sent anywhere
+	ExitUsage       = 2 // invalid flags, names or settings, found before the certificate was ordered
 	ExitProvider    = 3 // the DNS provider rejected or failed a change
 	ExitPropagation = 4 // nameservers did not serve the records in time, or are lame
 	ExitCA          = 5 // the CA refused the order, a validation or the finalization
@@ -26,13 +27,31 @@ const (
 	ExitInterrupted = 130
 )
 
-// usageError marks invalid input found before any request was made.
+// usageError marks invalid input, found before the certificate it concerns
+// was ordered. Most are found before any request; an unknown profile only
+// after the CA's directory was read.
 type usageError struct{ msg string }
 
 func (e *usageError) Error() string { return e.msg }
 
 func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// joinUsageErrors reports every problem found in the input as one usage
+// error, one line per distinct message.
+func joinUsageErrors(errs []error) error {
+	var lines []string
+	seen := make(map[string]bool)
+	for _, err := range errs {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			if line != "" && !seen[line] {
+				seen[line] = true
+				lines = append(lines, line)
+			}
+		}
+	}
+	return &usageError{msg: strings.Join(lines, "\n")}
 }
 
 // ExitCode maps an error from a command to its exit code.
@@ -83,3 +102,22 @@ type hookError struct{ err error }
 
 func (e *hookError) Error() string { return e.err.Error() }
 func (e *hookError) Unwrap() error { return e.err }
+
+// interruptedError reports a run stopped by SIGINT or SIGTERM, which cancel
+// its context, with what became of the work it had started.
+type interruptedError struct {
+	err error // wraps context.Canceled
+	// detail describes what the run left behind, such as whether the
+	// records it added were removed. It is empty when there is nothing to
+	// add.
+	detail string
+}
+
+func (e *interruptedError) Error() string {
+	if e.detail == "" {
+		return "interrupted"
+	}
+	return "interrupted; " + e.detail
+}
+
+func (e *interruptedError) Unwrap() error { return e.err }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,7 +22,11 @@ const hookTimeout = 10 * time.Minute
 // hook learns the certificate's paths and names from DNSCERT_* variables and
 // from certbot's RENEWED_LINEAGE and RENEWED_DOMAINS, so certbot hooks work
 // unchanged. Credentials of DNS providers and of the CA are removed from its
-// environment. Its output goes to stderr, keeping stdout for --json.
+// environment. Its output goes to stderr, keeping stdout for --json. logger
+// carries the certificate name.
+//
+// When ctx is cancelled, the hook's process group gets SIGTERM and the error
+// wraps context.Canceled, so the run exits as interrupted, not as failed.
 func runDeployHook(ctx context.Context, command string, store *storage.Store, meta storage.Metadata, logger *slog.Logger) error {
 	if command == "" {
 		return nil
@@ -45,9 +50,9 @@ func runDeployHook(ctx context.Context, command string, store *storage.Store, me
 		env = append(env, "DNSCERT_COMBINED_PATH="+paths.Combined)
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, hookTimeout)
+	runCtx, cancel := context.WithTimeout(ctx, hookTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", command)
 	cmd.Env = env
 	cmd.Stdout = os.Stderr
 	cmd.Stderr = os.Stderr
@@ -56,11 +61,15 @@ func runDeployHook(ctx context.Context, command string, store *storage.Store, me
 	cmd.WaitDelay = 10 * time.Second
 
 	start := time.Now()
-	logger.Info("running deploy hook", slog.String("certificate", meta.Name), slog.String("command", command))
-	if err := cmd.Run(); err != nil {
+	logger.Info("running deploy hook", slog.String("command", command))
+	err := cmd.Run()
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return &interruptedError{err: ctx.Err(), detail: fmt.Sprintf("the deploy hook %q was stopped; the new certificate is stored in %s", command, paths.Dir)}
+	}
+	if err != nil {
 		return &hookError{err: fmt.Errorf("deploy hook %q for certificate %s failed: %w; the new certificate is stored in %s", command, meta.Name, err, paths.Dir)}
 	}
-	logger.Info("deploy hook finished", slog.String("certificate", meta.Name), slog.Duration("took", time.Since(start)))
+	logger.Info("deploy hook finished", slog.Duration("took", time.Since(start)))
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package cli_test
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -28,13 +31,48 @@ func TestIssueBadInputBeforeAnyRequest(t *testing.T) {
 	if err := os.WriteFile(unwritable, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	weakRSA := writeKey(t, mustRSAKey(t, 1024))
+	p521 := writeKey(t, mustECKey(t, elliptic.P521()))
+	ec256 := writeKey(t, mustECKey(t, elliptic.P256()))
+	cnOnly := writeCSRTemplate(t, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "www.example.test"}})
+	cnOutsideSANs := writeCSRTemplate(t, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "example.test"}, DNSNames: []string{"www.example.test"}})
+	garbage := filepath.Join(t.TempDir(), "garbage.csr")
+	if err := os.WriteFile(garbage, []byte("this is not a request\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certPEM := filepath.Join(t.TempDir(), "cert.pem")
+	if err := os.WriteFile(certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{0x30, 0}}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		names []string
 		extra []string
 		env   map[string]string
 		want  []string
+		// reject are strings that must not appear on stderr.
+		reject []string
+		// oneLine requires exactly one line on stderr.
+		oneLine bool
 	}{
+		{name: "port out of range", names: []string{"example.test"}, extra: []string{"--server", "https://127.0.0.1:99999/dir"}, want: []string{"99999", "1 to 65535"}},
+		{name: "http on a name that looks like loopback", names: []string{"example.test"}, extra: []string{"--server", "http://127.evil.example/dir"}, want: []string{"127.evil.example", "HTTPS"}},
+		{name: "credentials in server URL", names: []string{"example.test"}, extra: []string{"--server", "https://user:s3cret@127.0.0.1:14000/dir"},
+			want: []string{"credentials in the URL are not supported"}, reject: []string{"s3cret"}},
+		{name: "weak RSA key", names: []string{"example.test"}, extra: []string{"--key", weakRSA}, want: []string{weakRSA, "1024-bit RSA", "ec256"}},
+		{name: "P-521 key", names: []string{"example.test"}, extra: []string{"--key", p521}, want: []string{p521, "P-521"}},
+		{name: "key type not of the key", names: []string{"example.test"}, extra: []string{"--key", ec256, "--key-type", "rsa2048"},
+			want: []string{"--key-type rsa2048", ec256, "ec256"}},
+		{name: "key type not of the CSR", extra: []string{"--csr", writeCSR(t, "www.example.test"), "--key-type", "ec384"},
+			want: []string{"--key-type ec384", "ec256"}},
+		{name: "CSR with common name only", extra: []string{"--csr", cnOnly}, want: []string{cnOnly, `"www.example.test"`, "SAN"}},
+		{name: "CSR common name outside SANs", extra: []string{"--csr", cnOutsideSANs}, want: []string{cnOutsideSANs, `"example.test"`, "SAN"}},
+		{name: "garbage CSR", extra: []string{"--csr", garbage}, want: []string{garbage, "certificate request"},
+			reject: []string{"asn1", "no domain names"}, oneLine: true},
+		{name: "certificate as CSR", extra: []string{"--csr", certPEM}, want: []string{certPEM, "CERTIFICATE block"}, oneLine: true},
+		{name: "empty names in a list", names: []string{","}, want: []string{`invalid domain name ""`}, oneLine: true},
+		{name: "invalid EAB HMAC", names: []string{"example.test"}, extra: []string{"--eab-hmac", "!!!"}, want: []string{"--eab-hmac"},
+			reject: []string{"needs both"}, oneLine: true},
 		{name: "wildcard not leftmost", names: []string{"www.*.example.test"}, want: []string{`"www.*.example.test"`, "leftmost"}},
 		{name: "duplicate", names: []string{"www.example.test", "WWW.example.test."}, want: []string{`"WWW.example.test."`, "duplicate"}},
 		{name: "101 names", names: many, want: []string{"101 domain names"}},
@@ -69,6 +107,14 @@ func TestIssueBadInputBeforeAnyRequest(t *testing.T) {
 				if !strings.Contains(res.stderr, want) {
 					t.Errorf("stderr does not contain %s:\n%s", want, res.stderr)
 				}
+			}
+			for _, reject := range tt.reject {
+				if strings.Contains(res.stderr, reject) {
+					t.Errorf("stderr contains %s:\n%s", reject, res.stderr)
+				}
+			}
+			if n := strings.Count(res.stderr, "\n"); tt.oneLine && n != 1 {
+				t.Errorf("stderr has %d lines, want 1:\n%s", n, res.stderr)
 			}
 			if n := bed.Pebble.Requests() - caBefore; n != 0 {
 				t.Errorf("%d requests reached the CA", n)
@@ -121,16 +167,51 @@ func TestBinaryDoesNotLinkPebble(t *testing.T) {
 
 func writeCSR(t *testing.T, names ...string) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: names}, key)
+	return writeCSRTemplate(t, &x509.CertificateRequest{DNSNames: names})
+}
+
+// writeCSRTemplate writes a PEM request made from tmpl with a new P-256
+// key and returns its path.
+func writeCSRTemplate(t *testing.T, tmpl *x509.CertificateRequest) string {
+	t.Helper()
+	der, err := x509.CreateCertificateRequest(rand.Reader, tmpl, mustECKey(t, elliptic.P256()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "request.csr")
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustECKey(t *testing.T, curve elliptic.Curve) crypto.Signer {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+func mustRSAKey(t *testing.T, bits int) crypto.Signer {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// writeKey writes key as a PKCS #8 PEM file and returns its path.
+func writeKey(t *testing.T, key crypto.Signer) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

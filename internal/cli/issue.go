@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -112,22 +114,30 @@ func parseIssueOptions(cctx *cli.Context) (*issueOptions, error) {
 	}
 
 	names := cctx.StringSlice(flagDomain)
-	if path := cctx.String(flagCSR); path != "" {
-		csr, err := readCSR(path)
+	csrPath := cctx.String(flagCSR)
+	csrFailed := false
+	if csrPath != "" {
+		csr, err := readCSR(csrPath)
 		if err != nil {
 			errs = append(errs, err)
+			csrFailed = true
 		} else {
 			req.csr = csr.Raw
+			errs = append(errs, checkKeyOf(csr.PublicKey, "the key of --csr "+csrPath, order.keyType)...)
 			if len(names) == 0 {
-				names = csrNames(csr)
-			} else if err := sameNames(names, csrNames(csr)); err != nil {
-				errs = append(errs, fmt.Errorf("--csr %s: %w", path, err))
+				names = csr.DNSNames
+			} else if err := sameNames(names, csr.DNSNames); err != nil {
+				errs = append(errs, fmt.Errorf("--csr %s: %w", csrPath, err))
 			}
 		}
 	}
-	var err error
-	if req.names, err = dns01.NormalizeNames(names); err != nil {
-		errs = append(errs, err)
+	// A request that could not be read already has its error, and the
+	// names would have come from it.
+	if !csrFailed || len(names) > 0 {
+		var err error
+		if req.names, err = dns01.NormalizeNames(names); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	for name := range order.providerFor {
 		if !slices.Contains(req.names, name) {
@@ -140,7 +150,9 @@ func parseIssueOptions(cctx *cli.Context) (*issueOptions, error) {
 			errs = append(errs, err)
 		} else {
 			req.key = key
-			if kt, err := storage.KeyTypeOf(key.Public()); err == nil {
+			keyErrs := checkKeyOf(key.Public(), "--key "+path, order.keyType)
+			errs = append(errs, keyErrs...)
+			if kt, err := storage.KeyTypeOf(key.Public()); err == nil && len(keyErrs) == 0 {
 				req.keyType = kt
 			}
 		}
@@ -156,28 +168,36 @@ func parseIssueOptions(cctx *cli.Context) (*issueOptions, error) {
 			errs = append(errs, fmt.Errorf("invalid --cert-name: %w", err))
 		}
 	} else if len(req.names) > 0 {
+		var err error
 		if req.certName, err = storage.DefaultName(req.names[0]); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	o.req = req
 	if len(errs) > 0 {
-		return nil, &usageError{msg: errors.Join(errs...).Error()}
+		return nil, joinUsageErrors(errs)
 	}
 	return o, nil
 }
 
+// readCSR reads a PEM or DER certificate request and checks what a CA
+// checks in it, so that a request the CA would reject fails before any
+// request is sent.
 func readCSR(path string) (*x509.CertificateRequest, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("invalid --csr: %w", err)
 	}
 	if block, _ := pem.Decode(data); block != nil {
+		if block.Type != "CERTIFICATE REQUEST" && block.Type != "NEW CERTIFICATE REQUEST" {
+			return nil, fmt.Errorf("invalid --csr %s: the file contains a PEM %s block, not a CERTIFICATE REQUEST; give the request file, such as the one openssl req -new writes", path, block.Type)
+		}
 		data = block.Bytes
 	}
 	csr, err := x509.ParseCertificateRequest(data)
 	if err != nil {
-		return nil, fmt.Errorf("invalid --csr %s: %w; give a PEM or DER PKCS #10 request", path, err)
+		// The parser's ASN.1 details do not help to find the right file.
+		return nil, fmt.Errorf("invalid --csr %s: the file is not a PKCS #10 certificate request in PEM or DER form; give the request file, such as the one openssl req -new writes", path)
 	}
 	if err := csr.CheckSignature(); err != nil {
 		return nil, fmt.Errorf("invalid --csr %s: bad signature: %w", path, err)
@@ -185,17 +205,41 @@ func readCSR(path string) (*x509.CertificateRequest, error) {
 	if len(csr.IPAddresses)+len(csr.EmailAddresses)+len(csr.URIs) > 0 {
 		return nil, fmt.Errorf("invalid --csr %s: it requests IP addresses, e-mail addresses or URIs, which dns-01 cannot validate; request DNS names only", path)
 	}
+	if cn := csr.Subject.CommonName; cn != "" && !slices.ContainsFunc(csr.DNSNames, func(n string) bool { return sameDNSName(n, cn) }) {
+		return nil, fmt.Errorf("invalid --csr %s: its common name %q is not in its subjectAltName extension, but CAs require every name as a DNS SAN; create the request again with %q among the subject alternative names", path, cn, cn)
+	}
+	if len(csr.DNSNames) == 0 {
+		return nil, fmt.Errorf("invalid --csr %s: it requests no DNS names; create the request again with the names in its subjectAltName extension", path)
+	}
 	return csr, nil
 }
 
-// csrNames returns the DNS names a CSR requests: its SANs, and the subject
-// common name when it is not among them.
-func csrNames(csr *x509.CertificateRequest) []string {
-	names := slices.Clone(csr.DNSNames)
-	if cn := csr.Subject.CommonName; cn != "" && !slices.Contains(names, cn) {
-		names = append([]string{cn}, names...)
+// sameDNSName compares two DNS names as DNS does: without regard to letter
+// case or a trailing dot.
+func sameDNSName(a, b string) bool {
+	return strings.EqualFold(strings.TrimSuffix(a, "."), strings.TrimSuffix(b, "."))
+}
+
+// checkKeyOf rejects a certificate key of a type that --key-type does not
+// offer, such as RSA below 2048 bits or an ECDSA curve other than P-256 and
+// P-384, and a key that is not of the --key-type given. CAs reject weaker
+// keys only at finalization, after every challenge was validated.
+func checkKeyOf(pub crypto.PublicKey, what, keyType string) []error {
+	offered := storage.KeyTypes()
+	kt, err := storage.KeyTypeOf(pub)
+	if rsaKey, ok := pub.(*rsa.PublicKey); ok && rsaKey.N.BitLen() < 2048 {
+		return []error{fmt.Errorf("%s is a %d-bit RSA key, which is too weak for CAs; use a key of type %s", what, rsaKey.N.BitLen(), strings.Join(offered, ", "))}
 	}
-	return names
+	if err != nil {
+		return []error{fmt.Errorf("%s: %w", what, err)}
+	}
+	if !slices.Contains(offered, kt) {
+		return []error{fmt.Errorf("%s is an %s key, which CAs do not certify; use a key of type %s", what, kt, strings.Join(offered, ", "))}
+	}
+	if keyType != "" && keyType != kt {
+		return []error{fmt.Errorf("--key-type %s does not match %s, which is an %s key; leave --key-type out or give a key of type %s", keyType, what, kt, keyType)}
+	}
+	return nil
 }
 
 // sameNames fails when the -d names and the CSR's names differ as sets.
@@ -230,76 +274,97 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 	return ok && eq.Equal(b)
 }
 
+// issueArgumentHint is the fix for a stray word after issue's flags, which
+// is most often a second name given without its own -d.
+const issueArgumentHint = "repeat -d for each name, and put flags before any other word"
+
 func runIssue(cctx *cli.Context, streams Streams) error {
-	ctx := cctx.Context
+	asJSON := wantsJSON(cctx)
+	if err := checkNoArguments(cctx, issueArgumentHint); err != nil {
+		return printResult(streams, asJSON, failedResult(certRequest{}, err), err)
+	}
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
-		return err
+		return printResult(streams, asJSON, failedResult(certRequest{}, err), err)
 	}
 	opts, err := parseIssueOptions(cctx)
 	if err != nil {
-		return err
+		return printResult(streams, asJSON, failedResult(certRequest{}, err), err)
 	}
-	if _, err := buildProviders(opts.req, logger); err != nil {
-		return err
+	out, err := issue(cctx.Context, opts, logger, streams)
+	return printResult(streams, asJSON, out, err)
+}
+
+// issue runs a validated issue command line and returns its result.
+func issue(ctx context.Context, opts *issueOptions, logger *slog.Logger, streams Streams) (*certResult, error) {
+	req := opts.req
+	if _, err := buildProviders(req, logger); err != nil {
+		return failedResult(req, err), err
 	}
 	store, err := openStore(opts.storagePath, logger)
 	if err != nil {
-		return err
+		return failedResult(req, err), err
 	}
-	unlock, err := lockCertificate(ctx, store, opts.req.certName, opts.wait, logger)
+	certLogger := logger.With(slog.String("certificate", req.certName))
+	lockRequested := time.Now()
+	unlock, waited, err := lockCertificate(ctx, store, req.certName, opts.wait, certLogger)
 	if err != nil {
-		return err
+		return failedResult(req, err), err
 	}
 	defer unlock()
+	if waited {
+		if meta, ok := storedByOtherRun(store, req, opts.order.keyType, lockRequested); ok {
+			certLogger.Info("the run this one waited for stored a certificate for the same names; no new order is sent")
+			out := newCertResult(req, nil, obtainStats{})
+			out.succeed(store, meta, nil)
+			out.Status = "issued_by_other_run"
+			return out, nil
+		}
+	}
 
 	s := newSession(store, logger, opts.ca, opts.order)
 	timings := issuer.NewTimings()
-	meta, res, stats, err := s.obtain(ctx, opts.req, timings)
-	out := newCertResult(opts.req, timings, stats)
+	meta, res, stats, err := s.obtain(ctx, req, timings)
+	out := newCertResult(req, timings, stats)
 	if err != nil && meta.Name == "" {
 		out.fail(err)
-		logger.Error("issuance failed", slog.String("certificate", opts.req.certName),
+		logger.Error("issuance failed", slog.String("certificate", req.certName),
 			slog.Any("error", err), slog.String("steps", formatSteps(timings.Steps())))
-		return printResult(streams, opts.order.json, out, err)
+		return out, err
 	}
-	// The certificate is stored; err can still report records that could
-	// not be removed.
+	// The certificate is stored: a later error, such as records that could
+	// not be removed or a failed deploy hook, leaves ok and the status as
+	// they are and sets the error and the exit code.
 	out.succeed(store, meta, res)
-	err = errors.Join(err, runDeployHook(ctx, opts.order.deployHook, store, meta, logger))
+	err = errors.Join(err, runDeployHook(ctx, opts.order.deployHook, store, meta, certLogger))
 	if err != nil {
-		out.fail(err)
-		out.OK = true
+		out.setError(err)
 	}
-	return printResult(streams, opts.order.json, out, err)
+	return out, err
 }
 
-// openStore opens the storage directory, reporting a bad one as input to fix.
-func openStore(path string, logger *slog.Logger) (*storage.Store, error) {
-	store, err := storage.Open(path)
+// storedByOtherRun returns the certificate that another run stored under
+// req's name after since, when it serves this request as well. It must be
+// for exactly the same names, with its key stored, and of the key type and
+// profile requested, if any. keyType is the --key-type given, empty when
+// none was.
+func storedByOtherRun(store *storage.Store, req certRequest, keyType string, since time.Time) (storage.Metadata, bool) {
+	if req.key != nil || req.csr != nil {
+		return storage.Metadata{}, false
+	}
+	c, err := store.LoadCertificate(req.certName)
 	if err != nil {
-		return nil, &usageError{msg: fmt.Sprintf("storage directory: %v (set --path or DNSCERT_PATH to a writable directory)", err)}
+		return storage.Metadata{}, false
 	}
-	for _, w := range store.Warnings() {
-		logger.Warn(w)
+	meta := c.Meta
+	switch {
+	case meta.IssuedAt.Before(since), meta.ExternalKey, meta.Revoked, meta.Replaced:
+		return storage.Metadata{}, false
+	case keyType != "" && keyType != meta.KeyType:
+		return storage.Metadata{}, false
+	case req.profile != "" && req.profile != meta.Profile:
+		return storage.Metadata{}, false
 	}
-	return store, nil
-}
-
-// lockCertificate takes the certificate's lock, waiting for another run
-// when wait is set.
-func lockCertificate(ctx context.Context, store *storage.Store, certName string, wait bool, logger *slog.Logger) (func() error, error) {
-	unlock, err := store.Lock(ctx, "cert-"+certName, false)
-	if err == nil {
-		return unlock, nil
-	}
-	if !errors.Is(err, storage.ErrLocked) || !wait {
-		return nil, &lockedError{err: fmt.Errorf("certificate %s: %w; wait for the other run to finish, or pass --wait", certName, err)}
-	}
-	logger.Info("waiting for another run on the same certificate", slog.String("certificate", certName), slog.Any("holder", err))
-	unlock, err = store.Lock(ctx, "cert-"+certName, true)
-	if err != nil {
-		return nil, &lockedError{err: fmt.Errorf("certificate %s: %w", certName, err)}
-	}
-	return unlock, nil
+	have, want := slices.Sorted(slices.Values(meta.Names)), slices.Sorted(slices.Values(req.names))
+	return meta, slices.Equal(have, want)
 }

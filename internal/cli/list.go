@@ -75,11 +75,14 @@ type listOutput struct {
 }
 
 func runList(cctx *cli.Context, streams Streams) error {
+	if err := checkNoArguments(cctx, ""); err != nil {
+		return err
+	}
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
 		return err
 	}
-	store, err := openStore(commonString(cctx, flagPath), logger)
+	store, err := openStoreReadOnly(commonString(cctx, flagPath), logger)
 	if err != nil {
 		return err
 	}
@@ -207,6 +210,11 @@ func writeCertificateTable(w io.Writer, certs []listedCertificate) {
 			if !rw.SelectedTime.IsZero() {
 				renewAt = rw.SelectedTime.UTC().Format("2006-01-02 15:04Z")
 			}
+		}
+		// renew replaces a revoked certificate at its next run, whatever
+		// the CA's renewal window.
+		if c.Revoked && !c.Replaced {
+			renewAt = "now (revoked)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			c.Name, c.marks(), c.NotAfter.UTC().Format(time.DateOnly), strconv.Itoa(c.DaysLeft),

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,14 +56,16 @@ func orderFlags() []cli.Flag {
 		},
 		&cli.StringFlag{
 			Name:    flagKeyType,
-			Usage:   "certificate key type: " + strings.Join(storage.KeyTypes(), ", "),
+			Usage:   "certificate key type: " + strings.Join(storage.KeyTypes(), ", ") + " (default " + storage.DefaultKeyType + " for issue; renew keeps the certificate's type)",
 			EnvVars: envName(flagKeyType),
 		},
-		&cli.DurationFlag{
+		// A string, parsed by parseTimeout, so that whole seconds work as
+		// in the providers' timeout variables.
+		&cli.StringFlag{
 			Name:    flagPropagationTimeout,
-			Usage:   "longest wait for every authoritative nameserver to serve the records",
+			Usage:   "maximum wait for every authoritative nameserver to serve the records, as a Go duration such as 10m or as whole seconds",
 			EnvVars: envName(flagPropagationTimeout),
-			Value:   issuer.DefaultPropagationTimeout,
+			Value:   issuer.DefaultPropagationTimeout.String(),
 		},
 		&cli.StringSliceFlag{
 			Name:    flagResolver,
@@ -132,7 +136,6 @@ func parseOrderOptions(cctx *cli.Context) (*orderOptions, []error) {
 	o := &orderOptions{
 		providerName:   cctx.String(flagDNS),
 		providerFor:    make(map[string]string),
-		timeout:        cctx.Duration(flagPropagationTimeout),
 		profile:        cctx.String(flagProfile),
 		preferredChain: cctx.String(flagPreferredChain),
 		deployHook:     cctx.String(flagDeployHook),
@@ -162,14 +165,15 @@ func parseOrderOptions(cctx *cli.Context) (*orderOptions, []error) {
 		}
 		o.providerFor[norm] = provider
 	}
+	var err error
 	if kt := cctx.String(flagKeyType); kt != "" {
-		var err error
 		if o.keyType, err = storage.ParseKeyType(kt); err != nil {
 			errs = append(errs, fmt.Errorf("invalid --key-type: %w", err))
 		}
 	}
-	if o.timeout <= 0 {
-		errs = append(errs, fmt.Errorf("invalid --propagation-timeout %s: give a positive duration such as 10m", o.timeout))
+	if o.timeout, err = parseTimeout(cctx.String(flagPropagationTimeout)); err != nil || o.timeout <= 0 {
+		errs = append(errs, fmt.Errorf("invalid propagation timeout %q (--propagation-timeout or DNSCERT_PROPAGATION_TIMEOUT): give a positive Go duration such as 10m or 90s, or whole seconds such as 600",
+			cctx.String(flagPropagationTimeout)))
 	}
 	for _, r := range cctx.StringSlice(flagResolver) {
 		if err := propagation.ValidateResolver(r); err != nil {
@@ -188,6 +192,19 @@ func parseOrderOptions(cctx *cli.Context) (*orderOptions, []error) {
 		errs = append(errs, fmt.Errorf("invalid --%s %d: give a port from 1 to 65535", flagDNSPort, o.dnsPort))
 	}
 	return o, errs
+}
+
+// parseTimeout parses a Go duration, or a number of whole seconds as the
+// providers' timeout variables accept.
+func parseTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Second) || n < 0 {
+			return 0, fmt.Errorf("%d seconds is out of range", n)
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func checkProviderName(name string) error {
@@ -284,8 +301,42 @@ type obtainStats struct {
 }
 
 // obtain orders, validates and stores one certificate. The previous
-// certificate of the name stays in place unless every step succeeds.
+// certificate of the name stays in place unless every step succeeds. When
+// ctx is cancelled before the certificate is stored, the error is an
+// *interruptedError that describes what became of the records the order
+// added.
 func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.Timings) (storage.Metadata, *issuer.Result, obtainStats, error) {
+	meta, res, stats, err := s.orderAndStore(ctx, req, timings)
+	if err != nil && meta.Name == "" {
+		err = describeInterrupt(ctx, err, stats.providerCalls > 0)
+	}
+	return meta, res, stats, err
+}
+
+// describeInterrupt returns err as an *interruptedError when ctx was
+// cancelled, and as it is otherwise. published reports whether the order
+// had sent records to a provider.
+func describeInterrupt(ctx context.Context, err error, published bool) error {
+	var interrupted *interruptedError
+	if !errors.Is(ctx.Err(), context.Canceled) || errors.As(err, &interrupted) {
+		return err
+	}
+	if !errors.Is(err, context.Canceled) {
+		// The step that failed did not report the cancellation itself.
+		err = errors.Join(err, ctx.Err())
+	}
+	var cleanupErr *issuer.CleanupError
+	switch {
+	case errors.As(err, &cleanupErr):
+		return &interruptedError{err: err, detail: cleanupErr.Error()}
+	case published:
+		return &interruptedError{err: err, detail: "the records added were removed"}
+	default:
+		return &interruptedError{err: err, detail: "no records had been added"}
+	}
+}
+
+func (s *session) orderAndStore(ctx context.Context, req certRequest, timings *issuer.Timings) (storage.Metadata, *issuer.Result, obtainStats, error) {
 	var stats obtainStats
 	logger := s.logger.With(slog.String("certificate", req.certName))
 	provs, err := buildProviders(req, logger)
@@ -305,7 +356,10 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 	}
 	if req.profile != "" {
 		if err := issuer.CheckProfile(ctx, s.client, req.profile); err != nil {
-			return storage.Metadata{}, nil, stats, &usageError{msg: err.Error()}
+			if ctx.Err() == nil {
+				err = &usageError{msg: err.Error()}
+			}
+			return storage.Metadata{}, nil, stats, err
 		}
 	}
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,8 +14,12 @@ import (
 
 // certResult is the outcome for one certificate, as printed by --json.
 type certResult struct {
-	OK            bool                   `json:"ok"`
-	Status        string                 `json:"status"` // issued, renewed, not_due, failed
+	OK bool `json:"ok"`
+	// Status is issued, renewed, not_due, issued_by_other_run, failed or
+	// interrupted. A certificate that was stored keeps issued or renewed
+	// when a later step fails, such as the deploy hook: OK stays true and
+	// Error and ExitCode report that step.
+	Status        string                 `json:"status"`
 	Reason        string                 `json:"reason,omitempty"`
 	Certificate   string                 `json:"certificate"`
 	Names         []string               `json:"names"`
@@ -57,14 +62,38 @@ func (r *certResult) finish() {
 	if r.Steps == nil {
 		r.Steps = []issuer.StepTime{}
 	}
+	if r.Names == nil {
+		r.Names = []string{}
+	}
 }
 
+// fail records an error after which no certificate was stored.
 func (r *certResult) fail(err error) {
 	r.OK = false
 	r.Status = "failed"
+	r.setError(err)
+	if r.ExitCode == ExitInterrupted {
+		r.Status = "interrupted"
+	}
+	r.finish()
+}
+
+// setError records err in the result; OK and Status stay as they are.
+func (r *certResult) setError(err error) {
 	r.Error = err.Error()
 	r.ExitCode = ExitCode(err)
-	r.finish()
+	var interrupted *interruptedError
+	if r.ExitCode == ExitInterrupted && !errors.As(err, &interrupted) {
+		r.Error = (&interruptedError{err: err}).Error()
+	}
+}
+
+// failedResult is the result of an order that failed before it started,
+// such as on invalid input.
+func failedResult(req certRequest, err error) *certResult {
+	r := newCertResult(req, nil, obtainStats{})
+	r.fail(err)
+	return r
 }
 
 func (r *certResult) succeed(store *storage.Store, meta storage.Metadata, res *issuer.Result) {
@@ -104,7 +133,11 @@ func printResult(streams Streams, asJSON bool, r *certResult, err error) error {
 }
 
 func writeSummary(w io.Writer, r *certResult) {
-	fmt.Fprintf(w, "Certificate %s %s for %s\n", r.Certificate, r.Status, strings.Join(r.Names, ", "))
+	if r.Status == "issued_by_other_run" {
+		fmt.Fprintf(w, "Certificate %s for %s was issued by the run this one waited for; no new order was sent\n", r.Certificate, strings.Join(r.Names, ", "))
+	} else {
+		fmt.Fprintf(w, "Certificate %s %s for %s\n", r.Certificate, r.Status, strings.Join(r.Names, ", "))
+	}
 	if r.NotAfter != nil {
 		fmt.Fprintf(w, "  valid until %s (issuer %s, serial %s)\n", r.NotAfter.UTC().Format(time.RFC3339), r.Issuer, r.Serial)
 	}

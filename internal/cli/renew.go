@@ -64,19 +64,60 @@ func renewCommand(streams Streams) *cli.Command {
 
 // renewSummary is the --json output of renew: one object for the run.
 type renewSummary struct {
-	OK           bool          `json:"ok"`
-	Renewed      int           `json:"renewed"`
-	NotDue       int           `json:"not_due"`
+	OK      bool `json:"ok"`
+	Renewed int  `json:"renewed"`
+	NotDue  int  `json:"not_due"`
+	// Failed counts the certificates that were not renewed because of an
+	// error. A certificate renewed and stored counts as renewed, also when
+	// a later step such as its deploy hook failed.
 	Failed       int           `json:"failed"`
 	Certificates []*certResult `json:"certificates"`
-	ExitCode     int           `json:"exit_code"`
+	// Error is the error that decides ExitCode, empty on success.
+	Error    string `json:"error,omitempty"`
+	ExitCode int    `json:"exit_code"`
 }
 
+// failedSummary is the summary of a run that failed before it checked any
+// certificate, such as on invalid input.
+func failedSummary(err error) *renewSummary {
+	s := &renewSummary{Certificates: []*certResult{}}
+	s.setError(err)
+	return s
+}
+
+func (s *renewSummary) setError(err error) {
+	s.OK = err == nil
+	s.ExitCode = ExitCode(err)
+	if err != nil {
+		s.Error = err.Error()
+	}
+}
+
+// renewArgumentHint is the fix for a stray word after renew's flags.
+const renewArgumentHint = "dnscert renew takes no arguments; renew one certificate with --cert-name NAME, and put flags before any other word"
+
 func runRenew(cctx *cli.Context, streams Streams) error {
+	asJSON := wantsJSON(cctx)
+	summary, err := renew(cctx, streams)
+	if summary == nil {
+		summary = failedSummary(err)
+	}
+	if asJSON {
+		writeJSON(streams.Stdout, summary)
+	}
+	return err
+}
+
+// renew runs the renew command line. It returns a nil summary when it
+// stopped before checking any certificate.
+func renew(cctx *cli.Context, streams Streams) (*renewSummary, error) {
 	ctx := cctx.Context
+	if err := checkNoArguments(cctx, renewArgumentHint); err != nil {
+		return nil, err
+	}
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ca, errs := parseCAOptions(cctx)
 	order, orderErrs := parseOrderOptions(cctx)
@@ -92,18 +133,18 @@ func runRenew(cctx *cli.Context, streams Streams) error {
 		errs = append(errs, fmt.Errorf("invalid --days %d: give a positive number of days", policy.Days))
 	}
 	if len(errs) > 0 {
-		return &usageError{msg: errors.Join(errs...).Error()}
+		return nil, joinUsageErrors(errs)
 	}
 	store, err := openStore(commonString(cctx, flagPath), logger)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	var metas []storage.Metadata
 	if certName != "" {
 		c, err := store.LoadCertificate(certName)
 		if err != nil {
-			return &usageError{msg: fmt.Sprintf("certificate %s: %v; see dnscert list", certName, err)}
+			return nil, &usageError{msg: fmt.Sprintf("certificate %s: %v; see dnscert list", certName, err)}
 		}
 		metas = append(metas, c.Meta)
 	} else {
@@ -124,7 +165,7 @@ func runRenew(cctx *cli.Context, streams Streams) error {
 	}
 	for _, meta := range metas {
 		if ctx.Err() != nil {
-			runErrs = append(runErrs, ctx.Err())
+			runErrs = append(runErrs, &interruptedError{err: ctx.Err(), detail: "the certificates not yet checked were skipped"})
 			break
 		}
 		if meta.Replaced {
@@ -132,35 +173,31 @@ func runRenew(cctx *cli.Context, streams Streams) error {
 		}
 		res, err := r.renewOne(ctx, meta)
 		summary.Certificates = append(summary.Certificates, res)
-		switch {
-		case err != nil:
-			summary.Failed++
+		if err != nil {
 			runErrs = append(runErrs, err)
-			if res.OK {
-				summary.Renewed++ // stored, but the deploy hook failed
-			}
+		}
+		switch {
 		case res.Status == "renewed":
 			summary.Renewed++
+		case err != nil:
+			summary.Failed++
 		default:
 			summary.NotDue++
 		}
 	}
 	runErr := worstError(runErrs)
-	summary.OK = runErr == nil
-	summary.ExitCode = ExitCode(runErr)
-	if order.json {
-		writeJSON(streams.Stdout, summary)
-	} else {
+	summary.setError(runErr)
+	if !order.json {
 		switch {
 		case len(metas) == 0:
 			fmt.Fprintln(streams.Stdout, "No certificates stored; nothing to renew.")
-		case summary.Renewed == 0 && summary.Failed == 0:
+		case summary.Renewed == 0 && summary.Failed == 0 && runErr == nil:
 			fmt.Fprintf(streams.Stdout, "No certificate is due for renewal (%d checked).\n", summary.NotDue)
 		default:
 			fmt.Fprintf(streams.Stdout, "%d renewed, %d not due, %d failed.\n", summary.Renewed, summary.NotDue, summary.Failed)
 		}
 	}
-	return runErr
+	return summary, runErr
 }
 
 // worstError picks the error whose exit code a script most needs to see:
@@ -194,15 +231,17 @@ type renewer struct {
 }
 
 // sessionFor returns the session of the CA and account a certificate was
-// issued with, unless flags name another.
+// issued with, unless flags name another. The stored account e-mail is kept
+// unless --email is given, also when --server names the certificate's own
+// CA: otherwise the run would register a new account without an e-mail.
 func (r *renewer) sessionFor(meta storage.Metadata) *session {
 	ca := *r.ca
 	if meta.DirectoryURL != "" && !r.caGiven() {
 		ca.directory = meta.DirectoryURL
 		ca.requireEAB = false
-		if ca.email == "" {
-			ca.email = meta.AccountEmail
-		}
+	}
+	if ca.email == "" && ca.directory == meta.DirectoryURL {
+		ca.email = meta.AccountEmail
 	}
 	key := ca.directory + "|" + ca.email
 	if s, ok := r.sessions[key]; ok {
@@ -221,7 +260,7 @@ func (r *renewer) caGiven() bool {
 
 func (r *renewer) renewOne(ctx context.Context, meta storage.Metadata) (*certResult, error) {
 	logger := r.logger.With(slog.String("certificate", meta.Name))
-	unlock, err := lockCertificate(ctx, r.store, meta.Name, true, logger)
+	unlock, _, err := lockCertificate(ctx, r.store, meta.Name, true, logger)
 	if err != nil {
 		res := &certResult{Certificate: meta.Name, Names: meta.Names}
 		res.fail(err)
@@ -245,7 +284,8 @@ func (r *renewer) renewOne(ctx context.Context, meta storage.Metadata) (*certRes
 	}
 
 	s := r.sessionFor(meta)
-	decision := issuer.DecideRenewal(ctx, s.client, meta, leaf, r.policy, logger)
+	// DecideRenewal names the certificate in its log lines itself.
+	decision := issuer.DecideRenewal(ctx, s.client, meta, leaf, r.policy, r.logger)
 	if decision.Window != nil && !sameWindow(meta.RenewalWindow, decision.Window) {
 		if err := r.store.UpdateMetadata(meta.Name, func(m *storage.Metadata) { m.RenewalWindow = decision.Window }); err != nil {
 			logger.Warn("could not store the renewal window", slog.Any("error", err))
@@ -261,7 +301,7 @@ func (r *renewer) renewOne(ctx context.Context, meta storage.Metadata) (*certRes
 	}
 	logger.Info("renewing", slog.String("reason", decision.Reason))
 
-	req := r.requestFor(meta, decision, stored)
+	req := r.requestFor(meta, decision, stored, logger)
 	timings := issuer.NewTimings()
 	newMeta, result, stats, err := s.obtain(ctx, req, timings)
 	var problem acme.Problem
@@ -293,14 +333,14 @@ func (r *renewer) renewOne(ctx context.Context, meta storage.Metadata) (*certRes
 		err = errors.Join(err, hookErr)
 	}
 	if err != nil {
-		res.Error, res.ExitCode = err.Error(), ExitCode(err)
+		res.setError(err)
 	}
 	return res, err
 }
 
 // requestFor repeats the stored order, with command line flags taking
 // precedence.
-func (r *renewer) requestFor(meta storage.Metadata, d issuer.Decision, stored storage.Certificate) certRequest {
+func (r *renewer) requestFor(meta storage.Metadata, d issuer.Decision, stored storage.Certificate, logger *slog.Logger) certRequest {
 	o := r.order
 	req := certRequest{
 		certName:       meta.Name,
@@ -326,7 +366,11 @@ func (r *renewer) requestFor(meta storage.Metadata, d issuer.Decision, stored st
 	}
 	// A key that was reported compromised (RFC 5280 reason 1) must not
 	// be certified again.
-	if r.reuseKey && !meta.ExternalKey && !(meta.Revoked && meta.RevocationReason == 1) {
+	compromised := meta.Revoked && meta.RevocationReason == 1
+	if r.reuseKey && !meta.ExternalKey && compromised {
+		logger.Warn("not reusing the key although --reuse-key is set: the certificate was revoked for keyCompromise, so the renewal uses a new key")
+	}
+	if r.reuseKey && !meta.ExternalKey && !compromised {
 		if key, err := storage.DecodeKeyPEM(stored.KeyPEM); err == nil {
 			req.key = key
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dnscert/dnscert/internal/cli"
 	"github.com/dnscert/dnscert/internal/testbed"
+	"github.com/dnscert/dnscert/storage"
 )
 
 // renewSummary is the part of renew's --json output the tests read.
@@ -239,6 +240,89 @@ func TestRenewFailingHookKeepsCertificate(t *testing.T) {
 	renewed, _ := storedCert(t, dir, "www.example.test")
 	if renewed.SerialNumber.Cmp(old.SerialNumber) == 0 {
 		t.Error("the new certificate was not kept after the hook failed")
+	}
+	// One certificate counts once: renewed, since it is stored.
+	sum := parseRenew(t, res.stdout)
+	if sum.Renewed != 1 || sum.Failed != 0 || sum.ExitCode != cli.ExitHook {
+		t.Errorf("summary: renewed %d, failed %d, exit_code %d; want 1, 0, %d", sum.Renewed, sum.Failed, sum.ExitCode, cli.ExitHook)
+	}
+	if len(sum.Certificates) != 1 {
+		t.Fatalf("%d certificates in the summary, want 1", len(sum.Certificates))
+	}
+	if c := sum.Certificates[0]; !c.OK || c.Status != "renewed" || !strings.Contains(c.Error, "deploy hook") {
+		t.Errorf("certificate: ok %t, status %q, error %q; want ok, renewed, and the hook's error", c.OK, c.Status, c.Error)
+	}
+
+	text := run(t, "dnscert", "--path", dir, "renew", "--ca-cert", bed.Pebble.TLSCertFile, "--resolver", bed.DNS.ResolverAddr(),
+		"--dns-port", itoa(bed.DNS.Port), "--force", "--deploy-hook", "exit 3")
+	if text.code != cli.ExitHook {
+		t.Fatalf("text run: exit %d, want %d\n%s", text.code, cli.ExitHook, text.stderr)
+	}
+	if !strings.Contains(text.stdout, "1 renewed, 0 not due, 0 failed.") {
+		t.Errorf("stdout does not count the certificate once as renewed:\n%s", text.stdout)
+	}
+}
+
+// --server with the URL a certificate came from keeps the account e-mail
+// stored with it, instead of registering an account without one.
+func TestRenewSameServerKeepsAccount(t *testing.T) {
+	bed, dir := issued(t, testbed.Options{})
+	res := run(t, renewArgs(bed, dir, "--server", bed.Pebble.DirectoryURL, "--force")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	if sum := parseRenew(t, res.stdout); sum.Renewed != 1 {
+		t.Errorf("summary = %+v, want one renewal", sum)
+	}
+	store, err := storage.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := store.ListAccounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accounts) != 1 || accounts[0].Email != "admin@example.test" {
+		t.Errorf("stored accounts = %+v, want only the one of admin@example.test", accounts)
+	}
+	c, err := store.LoadCertificate("www.example.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Meta.AccountEmail != "admin@example.test" {
+		t.Errorf("account e-mail of the renewed certificate = %q, want admin@example.test", c.Meta.AccountEmail)
+	}
+}
+
+// --reuse-key does not certify a key reported compromised again, and logs
+// a warning.
+func TestRenewReuseKeyAfterKeyCompromise(t *testing.T) {
+	bed, dir := issued(t, testbed.Options{})
+	before, _ := storedCert(t, dir, "www.example.test")
+	store, err := storage.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The CA need not know: the stored mark is what renew reads.
+	if err := store.UpdateMetadata("www.example.test", func(m *storage.Metadata) { m.Revoked, m.RevocationReason = true, 1 }); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, renewArgs(bed, dir, "--reuse-key")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	after, _ := storedCert(t, dir, "www.example.test")
+	if before.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(after.PublicKey) {
+		t.Error("the renewal certified the compromised key again")
+	}
+	var warning string
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, "level=WARN") && strings.Contains(line, "--reuse-key") {
+			warning = line
+		}
+	}
+	if !strings.Contains(warning, "keyCompromise") || !strings.Contains(warning, "new key") {
+		t.Errorf("no warning that --reuse-key was not followed because of keyCompromise:\n%s", res.stderr)
 	}
 }
 

@@ -193,7 +193,7 @@ func parseRevokeOptions(cctx *cli.Context) (*revokeOptions, error) {
 	}
 
 	if len(errs) > 0 {
-		return nil, &usageError{msg: errors.Join(errs...).Error()}
+		return nil, joinUsageErrors(errs)
 	}
 	return o, nil
 }
@@ -273,19 +273,26 @@ func (t revokeTarget) label(o *revokeOptions) string {
 
 func runRevoke(cctx *cli.Context, streams Streams) error {
 	ctx := cctx.Context
+	// failEarly reports an error found before the options are known.
+	failEarly := func(err error) error {
+		return finishRevoke(streams, &revokeOptions{json: wantsJSON(cctx)}, &revokeResult{}, err)
+	}
+	if err := checkNoArguments(cctx, "dnscert revoke takes no arguments; name the certificate with --cert-name NAME or --cert-file FILE"); err != nil {
+		return failEarly(err)
+	}
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
-		return err
+		return failEarly(err)
 	}
 	o, err := parseRevokeOptions(cctx)
 	if err != nil {
-		return err
-	}
-	store, err := openStore(commonString(cctx, flagPath), logger)
-	if err != nil {
-		return err
+		return failEarly(err)
 	}
 	res := &revokeResult{Status: "failed", CertFile: o.certFile, Reason: o.reason.name, ReasonCode: o.reason.code}
+	store, err := openStore(commonString(cctx, flagPath), logger)
+	if err != nil {
+		return finishRevoke(streams, o, res, err)
+	}
 
 	target, err := findRevokeTarget(ctx, store, o, logger)
 	if err != nil {
@@ -393,7 +400,7 @@ func findRevokeTarget(ctx context.Context, store *storage.Store, o *revokeOption
 		return revokeTarget{leaf: o.leaf, unlock: func() error { return nil }}, nil
 	}
 
-	unlock, err := lockCertificate(ctx, store, name, o.wait, logger)
+	unlock, _, err := lockCertificate(ctx, store, name, o.wait, logger.With(slog.String("certificate", name)))
 	if err != nil {
 		return revokeTarget{}, err
 	}
