@@ -89,8 +89,10 @@ func (is *Issuer) logger() *slog.Logger {
 // Obtain creates the order, publishes and checks every challenge record,
 // responds to all challenges at once, finalizes the order and downloads the
 // chain. The records it published are removed whatever happens, including
-// when ctx is cancelled, and pending authorizations are deactivated when the
-// run fails. Timings are filled in as steps complete, also on failure.
+// when ctx is cancelled; a removal that fails is returned as a *CleanupError
+// and the values stay in the journal. Pending authorizations are
+// deactivated when the run fails. Timings are filled in as steps complete,
+// also on failure.
 func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (res *Result, err error) {
 	if timings == nil {
 		timings = NewTimings()
@@ -235,11 +237,11 @@ func (is *Issuer) pendingChallenges(ctx context.Context, order acme.Order) ([]pe
 	return out, nil
 }
 
-// solve publishes, waits for, responds to and polls every challenge. When it fails,
-// it removes the records before returning. When it succeeds, the records
-// are removed in the background, because the authorizations are final and
+// solve publishes, waits for, responds to and polls every challenge. When
+// it fails, it removes the records before returning. When it succeeds, the
+// authorizations are final, so the records are removed in the background:
 // a slow provider (Route 53 waits until its servers are in sync) must not
-// hold up finalization; the returned function waits for that removal.
+// hold up finalization. The returned function waits for that removal.
 func (is *Issuer) solve(ctx context.Context, pending []pendingChallenge, targets *dns01.Targets, timings *Timings) (waitCleanup func() error, err error) {
 	challenges := make([]dns01.Challenge, 0, len(pending))
 	for _, p := range pending {

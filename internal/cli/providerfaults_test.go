@@ -40,7 +40,7 @@ func TestIssueCleanupFailureKeepsCertificate(t *testing.T) {
 	var bed *testbed.Bed
 	refuseUpdates := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// Answering a challenge means publishing is over: from now on
+			// Responding to a challenge means publishing is over: from now on
 			// the primary refuses updates, so the removal fails.
 			if strings.HasPrefix(r.URL.Path, "/chalZ/") && bed != nil {
 				bed.DNS.Primary.SetFaults(dnstest.Faults{Refuse: true})

@@ -349,7 +349,7 @@ func runRevoke(cctx *cli.Context, streams Streams) error {
 		})
 		res.StoredCopyMarked = markErr == nil
 		if markErr != nil {
-			// The revocation stands, so ok stays true, but a script must
+			// The revocation remains in force, so ok stays true, but a script must
 			// learn that renew does not know about it.
 			markErr = fmt.Errorf("certificate %s is revoked, but marking the stored copy failed: %w; replace it with: dnscert renew --cert-name %s --force", name, markErr, name)
 			res.Error = markErr.Error()

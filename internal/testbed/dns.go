@@ -171,10 +171,10 @@ func inSubnet(subnet byte, zones []ZoneSpec) []ZoneSpec {
 	return out
 }
 
-// PrimaryAddr is where updates go ("ip:port").
+// PrimaryAddr returns the address ("ip:port") that takes updates.
 func (d *DNS) PrimaryAddr() string { return d.addr(PrimaryIP) }
 
-// ResolverAddr is the recursive resolver ("ip:port").
+// ResolverAddr returns the address ("ip:port") of the recursive resolver.
 func (d *DNS) ResolverAddr() string { return d.addr(ResolverIP) }
 
 func (d *DNS) startZone(z ZoneSpec, opts []dnstest.Option) error {

@@ -167,7 +167,7 @@ func StartPebble(dir string, opts PebbleOptions) (*Pebble, error) {
 	return p, nil
 }
 
-// NewOrderPath is where Pebble's directory sends newOrder requests.
+// NewOrderPath is the path of Pebble's newOrder resource.
 const NewOrderPath = "/order-plz"
 
 // RequestsTo returns the number of requests received for exactly path.
