@@ -20,7 +20,7 @@ const (
 	ExitFailure     = 1 // anything not covered below, such as storage errors
 	ExitUsage       = 2 // invalid flags, names or settings, found before the certificate was ordered
 	ExitProvider    = 3 // the DNS provider rejected or failed a change
-	ExitPropagation = 4 // nameservers did not serve the records in time, or are lame
+	ExitPropagation = 4 // DNS: zone or nameservers not found, records not served in time, or a lame server
 	ExitCA          = 5 // the CA refused the order, a validation or the finalization
 	ExitHook        = 6 // a deploy hook failed; the new certificate is stored
 	ExitLocked      = 7 // another run holds the lock on the same certificate
