@@ -21,7 +21,7 @@ func cloudflareInfo() Info {
 	return Info{
 		Name:    "cloudflare",
 		Usage:   "Cloudflare DNS through its v4 API, with a scoped API token",
-		Example: "CLOUDFLARE_DNS_API_TOKEN_FILE=/run/secrets/cloudflare-dns-token",
+		Example: "CLOUDFLARE_DNS_API_TOKEN_FILE=/run/secrets/cloudflare-dns-token dnscert issue --dns cloudflare -d example.com",
 		Vars: []Var{
 			{
 				Name:     "CLOUDFLARE_DNS_API_TOKEN",

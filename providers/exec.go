@@ -20,8 +20,7 @@ func execInfo() Info {
 		Name: "exec",
 		Usage: "run a program of your own for each record, as PROGRAM present|cleanup FQDN VALUE like lego's exec provider; " +
 			"credentials of other providers are removed from its environment",
-		Example: "EXEC_PATH=/usr/local/bin/dns-hook\n" +
-			"EXEC_TIMEOUT=2m",
+		Example: "EXEC_PATH=/usr/local/bin/dns-hook EXEC_TIMEOUT=2m dnscert issue --dns exec -d example.com",
 		Vars: []Var{
 			{
 				Name:     "EXEC_PATH",

@@ -13,7 +13,7 @@ func manualInfo() Info {
 		Name: "manual",
 		Usage: "print each record and wait for Enter while you add it at your DNS host by hand; " +
 			"needs a terminal on standard input",
-		Example: "dnscert issue --dns manual -d www.example.test",
+		Example: "dnscert issue --dns manual -d example.com",
 		New:     newManual,
 	}
 }

@@ -22,12 +22,9 @@ var rfc2136Vars = map[string]string{
 
 func rfc2136Info() Info {
 	return Info{
-		Name:  "rfc2136",
-		Usage: "dynamic DNS update (RFC 2136) signed with a TSIG key, for BIND, Knot, PowerDNS and other authoritative servers",
-		Example: "RFC2136_NAMESERVER=ns1.example.test\n" +
-			"RFC2136_TSIG_KEY=dnscert\n" +
-			"RFC2136_TSIG_SECRET_FILE=/run/secrets/dnscert-tsig\n" +
-			"RFC2136_TSIG_ALGORITHM=hmac-sha256",
+		Name:    "rfc2136",
+		Usage:   "dynamic DNS update (RFC 2136) signed with a TSIG key, for BIND, Knot, PowerDNS and other authoritative servers",
+		Example: "RFC2136_NAMESERVER=ns1.example.com RFC2136_TSIG_KEY=dnscert RFC2136_TSIG_SECRET_FILE=/run/secrets/dnscert-tsig dnscert issue --dns rfc2136 -d example.com",
 		Vars: []Var{
 			{
 				Name:     "RFC2136_NAMESERVER",

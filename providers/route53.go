@@ -33,9 +33,7 @@ func route53Info() Info {
 		Name: "route53",
 		Usage: "Amazon Route 53, with credentials from the AWS SDK's default chain " +
 			"(environment keys, AWS_PROFILE, web identity, or an instance or container role)",
-		Example: "AWS_PROFILE=dnscert\n" +
-			"or: AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY_FILE=/run/secrets/aws-secret-access-key\n" +
-			"optional: AWS_HOSTED_ZONE_ID=Z0123456789ABCDEFGHIJ",
+		Example: "AWS_PROFILE=dnscert dnscert issue --dns route53 -d example.com",
 		Vars: []Var{
 			{
 				Name:  "AWS_ACCESS_KEY_ID",

@@ -27,6 +27,11 @@ func TestProvidersCommandListsVariables(t *testing.T) {
 			}
 		}
 	}
+	for _, info := range providers.All() {
+		if strings.Contains(info.Example, "\n") || !strings.Contains(info.Example, "dnscert issue --dns "+info.Name) {
+			t.Errorf("%s: example %q is not one command line using the provider", info.Name, info.Example)
+		}
+	}
 	for _, name := range []string{"rfc2136", "cloudflare", "route53", "exec", "manual"} {
 		if !strings.Contains(res.stdout, "\n"+name+": ") && !strings.HasPrefix(res.stdout, name+": ") {
 			t.Errorf("provider %s is not registered", name)
