@@ -244,3 +244,17 @@ func TestRetryTransportWaitOutsideAttemptTimeout(t *testing.T) {
 		t.Errorf("body = %q, %v", body, err)
 	}
 }
+
+func TestChooseInstantKeepsClientChoice(t *testing.T) {
+	var ari acme.RenewalInfo
+	ari.SuggestedWindow.Start = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	ari.SuggestedWindow.End = ari.SuggestedWindow.Start.Add(48 * time.Hour)
+	ari.SelectedTime = ari.SuggestedWindow.Start.Add(7 * time.Hour)
+	if got := chooseInstant(nil, ari).SelectedTime; !got.Equal(ari.SelectedTime) {
+		t.Errorf("selected %s, want the acme client's %s", got, ari.SelectedTime)
+	}
+	ari.SelectedTime = ari.SuggestedWindow.End.Add(time.Hour)
+	if got := chooseInstant(nil, ari).SelectedTime; !got.Before(ari.SuggestedWindow.End) {
+		t.Errorf("selected %s outside the window although the client's choice was outside it", got)
+	}
+}

@@ -106,6 +106,12 @@ func chooseInstant(prev *storage.RenewalWindow, ari acme.RenewalInfo) *storage.R
 		w.SelectedTime = prev.SelectedTime
 		return w
 	}
+	// The acme client already drew an instant (and logged it); keep that
+	// one so the log and the stored window agree.
+	if sel := ari.SelectedTime; !sel.Before(w.Start) && sel.Before(w.End) {
+		w.SelectedTime = sel.UTC()
+		return w
+	}
 	span := w.End.Sub(w.Start)
 	w.SelectedTime = w.Start.Add(time.Duration(rand.Int64N(int64(span)))).UTC().Truncate(time.Second)
 	return w
