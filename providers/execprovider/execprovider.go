@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/libdns/libdns"
+
+	"github.com/dnscert/dnscert/providers/internal/recordname"
 )
 
 // DefaultTimeout bounds each run of the program when [Provider.Timeout] is
@@ -193,7 +195,7 @@ func (p *Provider) plan(zone string, recs []libdns.Record) ([]run, error) {
 			return nil, fmt.Errorf("exec: record %d is nil", i)
 		}
 		rr := rec.RR()
-		fqdn, relative, err := recordName(rr.Name, zone)
+		fqdn, relative, err := recordname.Resolve(rr.Name, zone)
 		if err != nil {
 			return nil, fmt.Errorf("exec: %w", err)
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/libdns/libdns"
+
+	"github.com/dnscert/dnscert/providers/internal/recordname"
 )
 
 // Provider prints instructions to Out and reads Enter from In. Calls take
@@ -108,7 +110,7 @@ func (p *Provider) format(zone string, recs []libdns.Record) (origin string, lin
 	if p.Out == nil {
 		return "", nil, nil, errors.New("manual: no output to print the records to; set Out, normally to os.Stderr")
 	}
-	origin, err = canonicalZone(zone)
+	origin, err = recordname.CanonicalZone(zone)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("manual: %w", err)
 	}
@@ -117,7 +119,7 @@ func (p *Provider) format(zone string, recs []libdns.Record) (origin string, lin
 			return "", nil, nil, fmt.Errorf("manual: record %d is nil", i)
 		}
 		rr := rec.RR()
-		fqdn, relative, err := recordName(rr.Name, origin)
+		fqdn, relative, err := recordname.Resolve(rr.Name, origin)
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("manual: %w", err)
 		}

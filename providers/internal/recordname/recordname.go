@@ -1,4 +1,6 @@
-package manualprovider
+// Package recordname turns libdns record names into absolute names the way
+// the providers that run outside an API (exec and manual) need them.
+package recordname
 
 import (
 	"fmt"
@@ -8,7 +10,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// recordName returns the lower-case FQDN of the libdns record name in zone,
+// Resolve returns the lower-case FQDN of the libdns record name in zone,
 // and the name relative to the zone ("@" for the apex).
 //
 // A name with a trailing dot is absolute and must lie inside the zone. A
@@ -17,8 +19,8 @@ import (
 // zone is never appended twice. NOTE: this departs from libdns, where that
 // name means "www.example.test.example.test.", and matches the rfc2136
 // provider.
-func recordName(name, zone string) (fqdn, relative string, err error) {
-	origin, err := canonicalZone(zone)
+func Resolve(name, zone string) (fqdn, relative string, err error) {
+	origin, err := CanonicalZone(zone)
 	if err != nil {
 		return "", "", err
 	}
@@ -46,8 +48,8 @@ func recordName(name, zone string) (fqdn, relative string, err error) {
 	return fqdn, libdns.RelativeName(fqdn, origin), nil
 }
 
-// canonicalZone returns zone as a lower-case FQDN.
-func canonicalZone(zone string) (string, error) {
+// CanonicalZone returns zone as a lower-case FQDN.
+func CanonicalZone(zone string) (string, error) {
 	if strings.TrimSpace(zone) == "" {
 		return "", fmt.Errorf("zone name is empty; give the zone that contains the records, such as \"example.test.\"")
 	}
