@@ -79,40 +79,13 @@ func newCloudflare(cfg Config) (Provider, error) {
 	}
 
 	if err := p.Validate(); err != nil {
-		return nil, renameCloudflareErrors(cfg, err)
+		return nil, renameSettingErrors(cfg, err, cloudflareVars, func(e error) (string, error, bool) {
+			var se *cloudflare.SettingError
+			if errors.As(e, &se) {
+				return se.Field, se.Err, true
+			}
+			return "", nil, false
+		})
 	}
 	return p, nil
 }
-
-// renameCloudflareErrors replaces the Go field names in the errors of
-// cloudflare.Provider.Validate by the variables that set those fields.
-func renameCloudflareErrors(cfg Config, err error) error {
-	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	renamed := make([]error, 0, len(errs))
-	for _, e := range errs {
-		var se *cloudflare.SettingError
-		if errors.As(e, &se) {
-			if name, ok := cloudflareVars[se.Field]; ok {
-				e = &cloudflareVarError{name: cfg.setBy(name), err: se}
-			}
-		}
-		renamed = append(renamed, e)
-	}
-	return errors.Join(renamed...)
-}
-
-// cloudflareVarError reports an invalid setting by the variable that set
-// it. It unwraps to the provider's own error.
-type cloudflareVarError struct {
-	name string
-	err  *cloudflare.SettingError
-}
-
-func (e *cloudflareVarError) Error() string { return e.name + ": " + e.err.Err.Error() }
-
-func (e *cloudflareVarError) Unwrap() error { return e.err }

@@ -130,3 +130,37 @@ func (c Config) setBy(name string) string {
 	}
 	return name
 }
+
+// renameSettingErrors replaces the Go field names in the errors of an
+// adapter's Validate by the variables that set those fields. fieldOf
+// returns the field and the cause of an adapter's setting error.
+func renameSettingErrors(cfg Config, err error, vars map[string]string, fieldOf func(error) (field string, cause error, ok bool)) error {
+	var errs []error
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	renamed := make([]error, 0, len(errs))
+	for _, e := range errs {
+		if field, cause, ok := fieldOf(e); ok {
+			if name, ok := vars[field]; ok {
+				e = &varError{name: cfg.setBy(name), cause: cause, wrapped: e}
+			}
+		}
+		renamed = append(renamed, e)
+	}
+	return errors.Join(renamed...)
+}
+
+// varError reports an invalid setting by the variable that set it. It
+// unwraps to the adapter's own error.
+type varError struct {
+	name    string
+	cause   error
+	wrapped error
+}
+
+func (e *varError) Error() string { return e.name + ": " + e.cause.Error() }
+
+func (e *varError) Unwrap() error { return e.wrapped }

@@ -82,7 +82,13 @@ func newRFC2136(cfg Config) (Provider, error) {
 	}
 
 	if err := p.Validate(); err != nil {
-		return nil, renameSettingErrors(cfg, err)
+		return nil, renameSettingErrors(cfg, err, rfc2136Vars, func(e error) (string, error, bool) {
+			var se *rfc2136.SettingError
+			if errors.As(e, &se) {
+				return se.Field, se.Err, true
+			}
+			return "", nil, false
+		})
 	}
 	return p, nil
 }
@@ -102,36 +108,3 @@ func parseSeconds(s string) (time.Duration, error) {
 	}
 	return d, nil
 }
-
-// renameSettingErrors replaces the Go field names in the errors of
-// rfc2136.Provider.Validate by the variables that set those fields.
-func renameSettingErrors(cfg Config, err error) error {
-	var errs []error
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = joined.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	renamed := make([]error, 0, len(errs))
-	for _, e := range errs {
-		var se *rfc2136.SettingError
-		if errors.As(e, &se) {
-			if name, ok := rfc2136Vars[se.Field]; ok {
-				e = &varError{name: cfg.setBy(name), err: se}
-			}
-		}
-		renamed = append(renamed, e)
-	}
-	return errors.Join(renamed...)
-}
-
-// varError reports an invalid setting by the variable that set it. It
-// unwraps to the provider's own error.
-type varError struct {
-	name string
-	err  *rfc2136.SettingError
-}
-
-func (e *varError) Error() string { return e.name + ": " + e.err.Err.Error() }
-
-func (e *varError) Unwrap() error { return e.err }
