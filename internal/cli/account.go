@@ -202,20 +202,30 @@ func lockAccount(ctx context.Context, store *storage.Store, ca *caOptions) (func
 	return unlock, err
 }
 
-func runAccountShow(cctx *cli.Context, streams Streams) error {
+// accountCommandSetup checks the arguments and CA flags of an account
+// subcommand, then opens its logger and the storage directory.
+func accountCommandSetup(cctx *cli.Context, streams Streams) (*slog.Logger, *caOptions, *storage.Store, error) {
 	if err := checkNoArguments(cctx, ""); err != nil {
-		return err
+		return nil, nil, nil, err
 	}
-	ctx := cctx.Context
 	logger, err := newLogger(cctx, streams.Stderr)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	ca, err := parseAccountCAOptions(cctx)
 	if err != nil {
-		return err
+		return nil, nil, nil, err
 	}
 	store, err := openStore(commonString(cctx, flagPath), logger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return logger, ca, store, nil
+}
+
+func runAccountShow(cctx *cli.Context, streams Streams) error {
+	ctx := cctx.Context
+	logger, ca, store, err := accountCommandSetup(cctx, streams)
 	if err != nil {
 		return err
 	}
@@ -273,19 +283,8 @@ func recordAccountStatus(ctx context.Context, store *storage.Store, ca *caOption
 }
 
 func runAccountRegister(cctx *cli.Context, streams Streams) error {
-	if err := checkNoArguments(cctx, ""); err != nil {
-		return err
-	}
 	ctx := cctx.Context
-	logger, err := newLogger(cctx, streams.Stderr)
-	if err != nil {
-		return err
-	}
-	ca, err := parseAccountCAOptions(cctx)
-	if err != nil {
-		return err
-	}
-	store, err := openStore(commonString(cctx, flagPath), logger)
+	logger, ca, store, err := accountCommandSetup(cctx, streams)
 	if err != nil {
 		return err
 	}
