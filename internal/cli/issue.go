@@ -298,14 +298,18 @@ func runIssue(cctx *cli.Context, streams Streams) error {
 // issue runs a validated issue command line and returns its result.
 func issue(ctx context.Context, opts *issueOptions, logger *slog.Logger, streams Streams) (*certResult, error) {
 	req := opts.req
-	if _, err := buildProviders(req, logger); err != nil {
+	certLogger := logger.With(slog.String("certificate", req.certName))
+	// Built once here, before any request: a missing variable fails the run
+	// as invalid input, and the order then uses these providers.
+	provs, err := buildProviders(req, certLogger)
+	if err != nil {
 		return failedResult(req, err), err
 	}
+	req.providers = provs
 	store, err := openStore(opts.storagePath, logger)
 	if err != nil {
 		return failedResult(req, err), err
 	}
-	certLogger := logger.With(slog.String("certificate", req.certName))
 	lockRequested := time.Now()
 	unlock, waited, err := lockCertificate(ctx, store, req.certName, opts.wait, certLogger)
 	if err != nil {

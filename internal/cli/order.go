@@ -228,6 +228,9 @@ type certRequest struct {
 	preferredChain string
 	replaces       string
 	combined       bool
+	// providers, when set, are the providers already built from the
+	// environment; otherwise the order builds them.
+	providers map[string]dns01.Provider
 }
 
 // session is the state one command shares across the certificates it
@@ -339,9 +342,12 @@ func describeInterrupt(ctx context.Context, err error, published bool) error {
 func (s *session) orderAndStore(ctx context.Context, req certRequest, timings *issuer.Timings) (storage.Metadata, *issuer.Result, obtainStats, error) {
 	var stats obtainStats
 	logger := s.logger.With(slog.String("certificate", req.certName))
-	provs, err := buildProviders(req, logger)
-	if err != nil {
-		return storage.Metadata{}, nil, stats, err
+	provs := req.providers
+	if provs == nil {
+		var err error
+		if provs, err = buildProviders(req, logger); err != nil {
+			return storage.Metadata{}, nil, stats, err
+		}
 	}
 
 	if _, err := dns01.RecoverStale(ctx, s.journalDir(), func(name string) (dns01.Provider, error) {
