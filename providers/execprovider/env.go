@@ -16,9 +16,9 @@ var strippedNames = map[string]bool{
 // AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_SECURITY_TOKEN, every name
 // starting with CLOUDFLARE_ or CF_ that contains TOKEN or KEY (such as
 // CLOUDFLARE_DNS_API_TOKEN and CF_API_KEY), and every name starting with
-// DNSCERT_ that contains SECRET, TOKEN or PASSWORD. Names ending in _FILE
-// are kept, because their values are paths, not secrets. Names are
-// compared without regard to case.
+// DNSCERT_ that contains SECRET, TOKEN, PASSWORD or HMAC (the external
+// account binding key). Names ending in _FILE are kept, because their
+// values are paths, not secrets. Names are compared without regard to case.
 //
 // NOTE: the list covers the providers known when it was written. A new
 // provider with secret variables under another prefix must add them here.
@@ -32,7 +32,7 @@ func IsStripped(name string) bool {
 	case strings.HasPrefix(name, "CLOUDFLARE_") || strings.HasPrefix(name, "CF_"):
 		return containsAny(name, "TOKEN", "KEY")
 	case strings.HasPrefix(name, "DNSCERT_"):
-		return containsAny(name, "SECRET", "TOKEN", "PASSWORD")
+		return containsAny(name, "SECRET", "TOKEN", "PASSWORD", "HMAC")
 	}
 	return false
 }

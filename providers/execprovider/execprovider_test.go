@@ -337,6 +337,7 @@ func TestIsStripped(t *testing.T) {
 		"AWS_SECURITY_TOKEN":            true,
 		"RFC2136_TSIG_SECRET":           true,
 		"DNSCERT_EAB_SECRET":            true,
+		"DNSCERT_EAB_HMAC":              true,
 		"CLOUDFLARE_DNS_API_TOKEN_FILE": false,
 		"AWS_SECRET_ACCESS_KEY_FILE":    false,
 		"RFC2136_TSIG_SECRET_FILE":      false,
