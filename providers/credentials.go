@@ -30,6 +30,10 @@ func (e *CredentialsError) Error() string {
 
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
+// ZoneUnchanged reports that the zone is as it was: a provider that
+// rejects the credentials changes nothing, so there is nothing to remove.
+func (e *CredentialsError) ZoneUnchanged() bool { return true }
+
 // checked wraps a provider so that rejected credentials come back as a
 // CredentialsError.
 type checked struct {
