@@ -144,6 +144,20 @@ func parseIssueOptions(cctx *cli.Context) (*issueOptions, error) {
 			errs = append(errs, fmt.Errorf("--dns-for names %s, which is not among the requested names", name))
 		}
 	}
+	// An apex and its wildcard share one record name, which one provider
+	// must publish.
+	byRecord := make(map[string]string)
+	for _, name := range req.names {
+		record := dns01.ChallengeName(name)
+		other, ok := byRecord[record]
+		if !ok {
+			byRecord[record] = name
+			continue
+		}
+		if p, q := req.providerOf(other), req.providerOf(name); p != q {
+			errs = append(errs, fmt.Errorf("%s and %s share the record %s but --dns-for gives them different providers (%s and %s); give both the same provider", other, name, record, p, q))
+		}
+	}
 	if path := cctx.String(flagKey); path != "" {
 		key, err := readKey(path)
 		if err != nil {

@@ -311,7 +311,7 @@ type obtainStats struct {
 func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.Timings) (storage.Metadata, *issuer.Result, obtainStats, error) {
 	meta, res, stats, err := s.orderAndStore(ctx, req, timings)
 	if err != nil && meta.Name == "" {
-		err = describeInterrupt(ctx, err, stats.providerCalls > 0)
+		err = describeInterrupt(ctx, err, stats.providerCalls > 0, req.usesProvider("manual"))
 	}
 	return meta, res, stats, err
 }
@@ -319,7 +319,7 @@ func (s *session) obtain(ctx context.Context, req certRequest, timings *issuer.T
 // describeInterrupt returns err as an *interruptedError when ctx was
 // cancelled, and as it is otherwise. published reports whether the order
 // had sent records to a provider.
-func describeInterrupt(ctx context.Context, err error, published bool) error {
+func describeInterrupt(ctx context.Context, err error, published, manual bool) error {
 	var interrupted *interruptedError
 	if !errors.Is(ctx.Err(), context.Canceled) || errors.As(err, &interrupted) {
 		return err
@@ -332,6 +332,10 @@ func describeInterrupt(ctx context.Context, err error, published bool) error {
 	switch {
 	case errors.As(err, &cleanupErr):
 		return &interruptedError{err: err, detail: cleanupErr.Error()}
+	case published && manual:
+		// The manual provider only prints the records to remove; the user
+		// removes them by hand.
+		return &interruptedError{err: err, detail: "the records to remove by hand were listed above"}
 	case published:
 		return &interruptedError{err: err, detail: "the records added were removed"}
 	default:
@@ -449,6 +453,19 @@ func (s *session) withRetryTime(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w; the CA asks to retry after %s", err, at.UTC().Format(time.RFC3339))
+}
+
+// usesProvider reports whether any name of the request goes to provider.
+func (r certRequest) usesProvider(provider string) bool {
+	if r.providerName == provider {
+		return true
+	}
+	for _, p := range r.providerFor {
+		if p == provider {
+			return true
+		}
+	}
+	return false
 }
 
 // providerOf returns the provider of a certificate name: its --dns-for

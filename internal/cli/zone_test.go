@@ -45,3 +45,22 @@ func TestIssueWithZoneOption(t *testing.T) {
 	}
 	assertNoChallengeRecords(t, bed)
 }
+
+// An apex and its wildcard share one record, so they cannot go to two
+// providers; that is found before any request.
+func TestIssueDNSForSplitsSharedRecord(t *testing.T) {
+	bed := startBed(t, testbed.Options{})
+	before := bed.Pebble.Requests()
+	res := run(t, append(bed.IssueArgs(t.TempDir(), "example.test", "*.example.test"), "--dns-for", "*.example.test=exec")...)
+	if res.code != cli.ExitUsage {
+		t.Fatalf("exit %d, want %d\n%s", res.code, cli.ExitUsage, res.stderr)
+	}
+	for _, want := range []string{"example.test and *.example.test share the record", "rfc2136 and exec"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr does not contain %q:\n%s", want, res.stderr)
+		}
+	}
+	if n := bed.Pebble.Requests() - before; n != 0 {
+		t.Errorf("%d requests reached the CA", n)
+	}
+}
