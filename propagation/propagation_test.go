@@ -1,13 +1,12 @@
 package propagation_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dnscert/dnscert/internal/syncbuf"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -252,8 +251,8 @@ func TestWaitLaggingSecondary(t *testing.T) {
 	zone := exampleZone("")
 	zone.Delays = map[string]time.Duration{"127.0.0.12": 1500 * time.Millisecond}
 	d, c := network(t, []testbed.ZoneSpec{zone})
-	var logs bytes.Buffer
-	c.Logger = slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil))
+	var logs syncbuf.Buffer
+	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	name := "_acme-challenge.example.test."
 	target := resolveZone(t, c, name)
 
@@ -424,30 +423,11 @@ func TestValidateResolver(t *testing.T) {
 	}
 }
 
-// syncWriter makes a buffer safe for a logger used from several goroutines.
-type syncWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
-}
-
-func (s *syncWriter) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.String()
-}
-
 func TestResolveWarnsLongNegativeTTL(t *testing.T) {
 	zone := exampleZone("www IN A 127.0.0.1\n")
 	zone.NegativeTTL = 86400
 	_, c := network(t, []testbed.ZoneSpec{zone})
-	var logs syncWriter
-	logs.w = new(bytes.Buffer)
+	var logs syncbuf.Buffer
 	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	if _, err := c.Resolve(t.Context(), "_acme-challenge.www.example.test."); err != nil {
 		t.Fatal(err)
@@ -459,8 +439,7 @@ func TestResolveWarnsLongNegativeTTL(t *testing.T) {
 
 func TestResolveQuietShortNegativeTTL(t *testing.T) {
 	_, c := network(t, []testbed.ZoneSpec{exampleZone("www IN A 127.0.0.1\n")})
-	var logs syncWriter
-	logs.w = new(bytes.Buffer)
+	var logs syncbuf.Buffer
 	c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	if _, err := c.Resolve(t.Context(), "_acme-challenge.www.example.test."); err != nil {
 		t.Fatal(err)

@@ -1,10 +1,10 @@
 package providers
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/dnscert/dnscert/internal/syncbuf"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,23 +41,8 @@ func cloudflareLookup(env map[string]string) func(string) (string, bool) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for a logger that several goroutines use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer that several goroutines can write and read.
+type syncBuffer = syncbuf.Buffer
 
 // cloudflareSetup is a fake API with the zone example.test and a provider
 // built through New that sends its requests to the fake.

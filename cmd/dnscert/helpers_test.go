@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/dnscert/dnscert/internal/syncbuf"
 	"io/fs"
 	"net/http"
 	"os"
@@ -462,24 +463,8 @@ func (w *logWatcher) String() string {
 	return b.String()
 }
 
-// lockedBuffer is a bytes.Buffer that the output copier and the test can
-// use at once.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// lockedBuffer is a buffer that several goroutines can write and read.
+type lockedBuffer = syncbuf.Buffer
 
 // addTXT inserts a TXT value on the primary with a TSIG-signed RFC 2136
 // update, as another tool sharing the zone would.

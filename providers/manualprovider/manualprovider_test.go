@@ -1,14 +1,13 @@
 package manualprovider_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"github.com/dnscert/dnscert/internal/syncbuf"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,24 +17,8 @@ import (
 
 const zone = "example.test."
 
-// syncBuffer is a bytes.Buffer safe for a writer and a reader in
-// different goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// syncBuffer is a buffer that several goroutines can write and read.
+type syncBuffer = syncbuf.Buffer
 
 // waitForOutput polls until out contains want n times.
 func waitForOutput(t *testing.T, out *syncBuffer, want string, n int) {
