@@ -89,8 +89,8 @@ func (is *Issuer) logger() *slog.Logger {
 // Obtain creates the order, publishes and checks every challenge record,
 // responds to all challenges at once, finalizes the order and downloads the
 // chain. The records it published are removed whatever happens, including
-// when ctx is cancelled; a removal that fails is returned as a *CleanupError
-// and the values stay in the journal. Pending authorizations are
+// when ctx is cancelled. A removal that fails is returned as a *CleanupError,
+// and its values stay in the journal. Pending authorizations are
 // deactivated when the run fails. Timings are filled in as steps complete,
 // also on failure.
 func (is *Issuer) Obtain(ctx context.Context, req Request, timings *Timings) (res *Result, err error) {

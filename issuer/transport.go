@@ -30,8 +30,8 @@ type RetryTransport struct {
 	// DefaultMaxRetryWait.
 	MaxWait time.Duration
 	// AttemptTimeout bounds each attempt, from sending the request to
-	// closing the response body, so that a CA that never responds fails the
-	// request; the waits between attempts do not count. Zero means no limit.
+	// closing the response body, so a CA that never responds fails the
+	// request. The waits between attempts do not count. Zero means no limit.
 	AttemptTimeout time.Duration
 	Logger         *slog.Logger
 
